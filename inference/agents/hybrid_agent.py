@@ -1,0 +1,272 @@
+"""The hybrid agent: runs the configured stages in order, stops early when a stage is sure,
+otherwise fuses the stages' answers with the configured weights.
+
+Confidences are calibrated per stage (calibrators from the registry) before they are compared
+with the early-stopping threshold, so "0.9" means the same thing whichever stage said it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any, Callable, Iterable, Sequence
+
+from inference.agents.base import StageAnswer, StageUnavailable
+from inference.brands import brand_key
+from inference.calibration import apply_calibration
+from inference.config.model_registry import ModelRegistry
+from inference.config.settings import Settings, config as default_settings
+from inference.normalize import InvalidName, normalize_name
+from inference.records import Record, RecordError
+
+STAGES = ("ner", "rag", "llm")
+DEFAULT_PIPELINE: dict[str, Any] = {
+    "sequence": ["ner", "rag", "llm"],
+    "ner_weight": 0.3,
+    "rag_weight": 0.4,
+    "llm_weight": 0.3,
+    "confidence_threshold": 0.6,
+    "early_stopping": True,
+    "early_stopping_threshold": 0.9,
+    "require_category": True,
+}
+DEFAULT_CONTEXT: dict[str, dict[str, Any]] = {
+    "ner_to_rag": {"pass_entities": True, "entity_boost": 1.2, "filter_low_confidence": True,
+                   "min_entity_confidence": 0.5},
+    "rag_to_llm": {"pass_similar_products": True, "max_context_products": 5, "include_similarity_scores": True},
+}
+
+
+class HybridAgent:
+    def __init__(self, registry: ModelRegistry | None = None, ner=None, rag=None, llm=None,
+                 settings: Settings | None = None):
+        self.registry = registry or ModelRegistry()
+        self._ner, self._rag, self._llm = ner, rag, llm
+        self.settings = settings or default_settings
+        stored = self.registry.get_model_config("hybrid") if self.registry.has_model("hybrid") else {}
+        self.pipeline = dict(DEFAULT_PIPELINE)
+        self.configure_pipeline({k: v for k, v in stored.items() if k in DEFAULT_PIPELINE})
+        self.context = {k: dict(v) for k, v in DEFAULT_CONTEXT.items()}
+        self.calibrators = {s: self.registry.get_calibration(s) for s in (*STAGES, "hybrid")}
+
+    # -- stages, loaded on first use ---------------------------------------------------------------
+    @property
+    def ner(self):
+        if self._ner is None:
+            from inference.agents.ner_agent import NERAgent
+
+            self._ner = NERAgent(self.registry)
+        return self._ner
+
+    @property
+    def rag(self):
+        if self._rag is None:
+            from inference.agents.rag_agent import RAGAgent
+
+            self._rag = RAGAgent(self.registry)
+        return self._rag
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            from inference.agents.llm_agent import LLMAgent
+
+            self._llm = LLMAgent(registry=self.registry)
+        return self._llm
+
+    def close(self) -> None:
+        if self._rag is not None:
+            self._rag.close()
+
+    # -- the manual's configuration API --------------------------------------------------------------
+    def configure_pipeline(self, options: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(options) - set(DEFAULT_PIPELINE)
+        if unknown:
+            raise ValueError(f"unknown pipeline option(s) {sorted(unknown)}; expected some of {sorted(DEFAULT_PIPELINE)}")
+        merged = {**self.pipeline, **options}
+        sequence = list(merged["sequence"])
+        if not sequence or any(s not in STAGES for s in sequence) or len(set(sequence)) != len(sequence):
+            raise ValueError(f"sequence must list distinct stages from {STAGES}, got {sequence}")
+        for stage in STAGES:
+            if float(merged[f"{stage}_weight"]) < 0:
+                raise ValueError(f"{stage}_weight must not be negative")
+        for key in ("confidence_threshold", "early_stopping_threshold"):
+            if not 0.0 <= float(merged[key]) <= 1.0:
+                raise ValueError(f"{key} must be in [0, 1]")
+        merged["sequence"] = sequence
+        self.pipeline = merged
+        return dict(merged)
+
+    def configure_context_passing(self, options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for link, values in options.items():
+            if link not in DEFAULT_CONTEXT:
+                raise ValueError(f"unknown context link {link!r}; expected {sorted(DEFAULT_CONTEXT)}")
+            unknown = set(values) - set(DEFAULT_CONTEXT[link])
+            if unknown:
+                raise ValueError(f"unknown {link} option(s) {sorted(unknown)}; expected some of {sorted(DEFAULT_CONTEXT[link])}")
+            self.context[link].update(values)
+        return {k: dict(v) for k, v in self.context.items()}
+
+    # -- prediction ------------------------------------------------------------------------------------
+    def predict(self, name: str, record_id: str | None = None) -> dict[str, Any]:
+        return self.predict_batch([Record(name=name, id=record_id)])[0]
+
+    def predict_batch(self, items: Sequence[Record | RecordError | str],
+                      progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """One output row per input item, in order: a result, or an error row saying what is wrong."""
+        rows: list[dict[str, Any] | None] = [None] * len(items)
+        texts: dict[int, str] = {}
+        for i, item in enumerate(items):
+            if isinstance(item, str):
+                item = Record(name=item)
+            if isinstance(item, RecordError):
+                rows[i] = _error_row(item.id, item.name, item.message)
+                continue
+            try:
+                texts[i] = normalize_name(item.name)
+            except InvalidName as exc:
+                where = f"line {item.line}: " if item.line else ""
+                rows[i] = _error_row(item.id, item.name, f"{where}{exc}")
+        cache = self.settings.cache
+        vectors = {}
+        if cache.enabled and cache.similar_queries and texts:
+            order = list(texts)
+            vectors = dict(zip(order, self.rag.query_vectors([texts[i] for i in order])))
+        pending = []
+        for i, text in texts.items():
+            hit = cache.get(text, vectors.get(i))
+            if hit is not None:
+                rows[i] = {**hit, "id": items[i].id if not isinstance(items[i], str) else None,
+                           "name": _name_of(items[i]), "cached": True}
+            else:
+                pending.append(i)
+        answers: dict[int, dict[str, StageAnswer]] = defaultdict(dict)
+        skipped: dict[str, str] = {}
+        active = pending
+        for stage in self.pipeline["sequence"]:
+            if not active:
+                break
+            if stage == "llm" and not self.llm.configured:
+                skipped["llm"] = "not configured (no llm model_id in the registry)"
+                continue
+            for i, answer in zip(active, self._run_stage(stage, active, texts, answers)):
+                answer.brand_confidence = apply_calibration(self.calibrators.get(stage), answer.brand_confidence) if answer.brand else 0.0
+                answer.category_confidence = apply_calibration(self.calibrators.get(stage), answer.category_confidence) if answer.category else 0.0
+                answers[i][stage] = answer
+            if self.pipeline["early_stopping"]:
+                still = []
+                for i in active:
+                    if self._confident(answers[i][stage]):
+                        rows[i] = self._finish(items[i], answers[i], skipped, decided_by=stage)
+                    else:
+                        still.append(i)
+                active = still
+            if progress:
+                progress(0)
+        for i in active:
+            rows[i] = self._finish(items[i], answers[i], skipped, decided_by="fusion")
+        for i in pending:
+            cache.put(texts[i], {k: v for k, v in rows[i].items() if k not in ("id", "name")}, vectors.get(i))
+        if progress:
+            progress(len(items))
+        return rows  # type: ignore[return-value]
+
+    def _run_stage(self, stage: str, active: list[int], texts: dict[int, str],
+                   answers: dict[int, dict[str, StageAnswer]]) -> list[StageAnswer]:
+        """The stage's answers for the active names; a failure becomes an error answer per name,
+        so one bad name or an outage never loses a row."""
+        batch = [texts[i] for i in active]
+        entities = [answers[i]["ner"].entities if "ner" in answers[i] else [] for i in active]
+        if stage == "ner":
+            call = lambda idx: self.ner.predict_batch([batch[k] for k in idx])  # noqa: E731
+        elif stage == "rag":
+            call = lambda idx: self.rag.predict_batch([batch[k] for k in idx], [entities[k] for k in idx],  # noqa: E731
+                                                      self.context["ner_to_rag"])
+        else:
+            return [self._ask_llm(texts[i], answers[i]) for i in active]
+        try:
+            return call(list(range(len(batch))))
+        except Exception:  # retry one by one to isolate the name that broke the batch
+            results = []
+            for k in range(len(batch)):
+                try:
+                    results.append(call([k])[0])
+                except Exception as exc:  # noqa: BLE001 - reported in the row, never raised
+                    results.append(StageAnswer(stage=stage, error=f"{type(exc).__name__}: {exc}"))
+            return results
+
+    def _ask_llm(self, text: str, earlier: dict[str, StageAnswer]) -> StageAnswer:
+        ner_ctx = self.context["ner_to_rag"]
+        entities = earlier["ner"].entities if "ner" in earlier and ner_ctx["pass_entities"] else []
+        neighbours = earlier["rag"].evidence if "rag" in earlier else []
+        started = time.perf_counter()
+        try:
+            return self.llm.predict(text, entities, neighbours,
+                                    {**self.context["rag_to_llm"], "pass_entities": ner_ctx["pass_entities"]})
+        except StageUnavailable as exc:
+            return StageAnswer(stage="llm", error=str(exc), latency_ms=(time.perf_counter() - started) * 1000)
+
+    def _confident(self, answer: StageAnswer) -> bool:
+        threshold = float(self.pipeline["early_stopping_threshold"])
+        if answer.error or not answer.brand or answer.brand_confidence < threshold:
+            return False
+        return not self.pipeline["require_category"] or (bool(answer.category) and answer.category_confidence >= threshold)
+
+    def fuse(self, answers: dict[str, StageAnswer]) -> tuple[str | None, float, str | None, float]:
+        """Weighted vote per field over the stages that answered without error."""
+        usable = {s: a for s, a in answers.items() if not a.error}
+        total = sum(float(self.pipeline[f"{s}_weight"]) for s in usable)
+        fused = []
+        for field in ("brand", "category"):
+            scores: dict[str, float] = defaultdict(float)
+            label_of: dict[str, str] = {}
+            for stage, answer in usable.items():
+                label = getattr(answer, field)
+                if label:
+                    key = brand_key(label)
+                    label_of.setdefault(key, label)
+                    scores[key] += float(self.pipeline[f"{stage}_weight"]) * getattr(answer, f"{field}_confidence")
+            if scores and total > 0:
+                best = max(scores, key=scores.get)
+                fused += [label_of[best], scores[best] / total]
+            else:
+                fused += [None, 0.0]
+        return fused[0], fused[1], fused[2], fused[3]
+
+    def _finish(self, item, answers: dict[str, StageAnswer], skipped: dict[str, str], decided_by: str) -> dict[str, Any]:
+        if decided_by in answers:
+            chosen = answers[decided_by]
+            brand, brand_conf, category, category_conf = (chosen.brand, chosen.brand_confidence,
+                                                          chosen.category, chosen.category_confidence)
+        else:
+            brand, brand_conf, category, category_conf = self.fuse(answers)
+            brand_conf = apply_calibration(self.calibrators.get("hybrid"), brand_conf) if brand else 0.0
+        row: dict[str, Any] = {
+            "id": None if isinstance(item, str) else item.id,
+            "name": _name_of(item),
+            "brand": brand,
+            "category": category,
+            "confidence": round(brand_conf, 4),
+            "category_confidence": round(category_conf, 4),
+            "decided_by": decided_by,
+            "needs_review": brand is None or brand_conf < float(self.pipeline["confidence_threshold"]),
+            "stages": {stage: {k: v for k, v in a.to_dict().items() if k != "stage"} for stage, a in answers.items()},
+            "latency_ms": round(sum(a.latency_ms for a in answers.values()), 3),
+        }
+        if skipped:
+            row["skipped"] = dict(skipped)
+        if any(a.error for a in answers.values()):
+            row["degraded"] = True
+        return row
+
+
+def _name_of(item) -> str | None:
+    return item if isinstance(item, str) else item.name
+
+
+def _error_row(record_id: str | None, name: str | None, message: str) -> dict[str, Any]:
+    return {"id": record_id, "name": name, "error": message}
+
+
+def as_items(names: Iterable[str]) -> list[Record]:
+    return [Record(name=n) for n in names]

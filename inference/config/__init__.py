@@ -1,0 +1,1 @@
+"""Configuration: where local state lives, and the model registry."""

@@ -1,0 +1,182 @@
+"""The one record loader: JSONL or tab-separated product files, validated line by line.
+
+A batch never loses a row: each line of the input yields either a `Record` or a `RecordError`
+that names the file, the line and the problem, in input order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+TSV_SUFFIXES = {".tsv", ".txt"}
+TSV_COLUMNS = ("name", "brand", "category")
+
+
+@dataclass
+class Record:
+    name: str
+    brand: str | None = None
+    category: str | None = None
+    id: str | None = None
+    line: int | None = None
+    extra: dict[str, Any] | None = None
+
+
+@dataclass
+class RecordError:
+    """A line that could not be read as a record; `message` says where and what."""
+
+    line: int
+    message: str
+    id: str | None = None
+    name: str | None = None
+
+
+class CatalogError(ValueError):
+    """A catalogue (training input) with invalid rows; the message lists them."""
+
+
+def _optional_text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"field '{field}' must be a string or null, got {type(value).__name__}")
+    return value.strip() or None
+
+
+def _from_mapping(obj: dict[str, Any], line: int, require_brand: bool) -> Record:
+    if "name" not in obj:
+        raise ValueError("field 'name' is missing")
+    name = obj["name"]
+    if not isinstance(name, str):
+        raise ValueError(f"field 'name' must be a string, got {type(name).__name__}")
+    brand = _optional_text(obj.get("brand"), "brand")
+    if require_brand and not brand:
+        raise ValueError("field 'brand' is missing or empty")
+    record_id = obj.get("id")
+    if record_id is not None and not isinstance(record_id, (str, int)):
+        raise ValueError(f"field 'id' must be a string or number, got {type(record_id).__name__}")
+    extra = {k: v for k, v in obj.items() if k not in ("name", "brand", "category", "id")} or None
+    return Record(name=name, brand=brand, category=_optional_text(obj.get("category"), "category"),
+                  id=None if record_id is None else str(record_id), line=line, extra=extra)
+
+
+def _decode_lines(handle: IO[bytes]) -> Iterator[tuple[int, str | None, str | None]]:
+    """(line number, text, decoding problem) for each line; blank trailing line skipped."""
+    for number, raw in enumerate(handle, start=1):
+        raw = raw.rstrip(b"\r\n")
+        try:
+            yield number, raw.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            yield number, None, f"invalid UTF-8 at byte {exc.start}"
+
+
+def iter_records(path: str | Path, require_brand: bool = True) -> Iterator[Record | RecordError]:
+    """Records of a JSONL or tab-separated file, each bad line as a RecordError (in order)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in JSONL_SUFFIXES | TSV_SUFFIXES:
+        raise ValueError(f"{path}: unsupported file type {suffix!r}; use .jsonl or tab-separated .tsv/.txt")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with path.open("rb") as handle:
+        lines = _decode_lines(handle)
+        if suffix in JSONL_SUFFIXES:
+            yield from _jsonl(path, lines, require_brand)
+        else:
+            yield from _tsv(path, lines, require_brand)
+
+
+def _jsonl(path: Path, lines: Iterable, require_brand: bool) -> Iterator[Record | RecordError]:
+    for number, text, problem in lines:
+        if problem:
+            yield RecordError(number, f"{path}:{number}: {problem}")
+            continue
+        if not text.strip():
+            yield RecordError(number, f"{path}:{number}: empty line")
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield RecordError(number, f"{path}:{number}: malformed JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if not isinstance(obj, dict):
+            yield RecordError(number, f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+            continue
+        try:
+            yield _from_mapping(obj, number, require_brand)
+        except ValueError as exc:
+            name = obj.get("name") if isinstance(obj.get("name"), str) else None
+            yield RecordError(number, f"{path}:{number}: {exc}", id=_id_or_none(obj), name=name)
+
+
+def _id_or_none(obj: dict[str, Any]) -> str | None:
+    value = obj.get("id")
+    return str(value) if isinstance(value, (str, int)) else None
+
+
+def _tsv(path: Path, lines: Iterable, require_brand: bool) -> Iterator[Record | RecordError]:
+    lines = iter(lines)
+    try:
+        _, header_text, problem = next(lines)
+    except StopIteration:
+        return
+    header = [] if problem else [h.strip().lower() for h in header_text.split("\t")]
+    needed = ["name", "brand"] if require_brand else ["name"]
+    if problem or any(col not in header for col in needed):
+        raise ValueError(
+            f"{path}:1: tab-separated files start with the header 'name<TAB>brand<TAB>category' "
+            f"(got {header_text!r})"
+        )
+    columns = {col: header.index(col) for col in ("id", *TSV_COLUMNS) if col in header}
+    for number, text, problem in lines:
+        if problem:
+            yield RecordError(number, f"{path}:{number}: {problem}")
+            continue
+        if not text.strip():
+            yield RecordError(number, f"{path}:{number}: empty line")
+            continue
+        cells = text.split("\t")
+        if len(cells) > len(header):
+            yield RecordError(number, f"{path}:{number}: {len(cells)} tab-separated fields, the header has {len(header)}")
+            continue
+        obj = {col: (cells[i] if i < len(cells) else None) for col, i in columns.items()}
+        try:
+            yield _from_mapping(obj, number, require_brand)
+        except ValueError as exc:
+            yield RecordError(number, f"{path}:{number}: {exc}", id=obj.get("id"), name=obj.get("name"))
+
+
+def load_catalog(path: str | Path) -> list[Record]:
+    """A training catalogue: every row must be valid, or CatalogError lists the bad ones."""
+    from inference.normalize import InvalidName, normalize_name
+
+    records, errors = [], []
+    for item in iter_records(path, require_brand=True):
+        if isinstance(item, Record):
+            try:
+                normalize_name(item.name)
+            except InvalidName as exc:
+                item = RecordError(item.line, f"{path}:{item.line}: {exc}", id=item.id, name=item.name)
+        (errors if isinstance(item, RecordError) else records).append(item)
+    if errors:
+        shown = "\n".join(f"  {e.message}" for e in errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise CatalogError(f"{len(errors)} invalid row(s) in catalogue {path}:\n{shown}{more}")
+    if not records:
+        raise CatalogError(f"catalogue {path} has no records")
+    return records
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Write rows as JSONL (UTF-8, Thai kept readable); returns the row count."""
+    count = 0
+    with Path(path).open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count

@@ -1,0 +1,1 @@
+"""Training and tuning: the manual's data preparation and training commands."""

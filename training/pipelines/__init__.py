@@ -1,0 +1,1 @@
+"""Training pipelines: local (CPU) and AWS (SageMaker, Bedrock)."""

@@ -1,0 +1,1 @@
+"""Data preparation: records to NER spans, embeddings inputs and LLM conversations."""
