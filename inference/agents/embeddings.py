@@ -37,6 +37,9 @@ class CharNgramEmbedder:
     def __init__(self, vectorizer=None, projection=None):
         self.vectorizer = vectorizer
         self.projection = projection
+        # sklearn's transform re-lays the (dim x features) matrix out on every call, which costs
+        # milliseconds per name; a sparse row times this pre-transposed matrix costs microseconds.
+        self._weights = np.ascontiguousarray(projection.components_.T, dtype=np.float32) if projection is not None else None
 
     @property
     def dim(self) -> int:
@@ -54,7 +57,7 @@ class CharNgramEmbedder:
         return cls(vectorizer, projection)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return _unit(self.projection.transform(self.vectorizer.transform(list(texts))))
+        return _unit(self.vectorizer.transform(list(texts)) @ self._weights)
 
     def save(self, folder: str | Path) -> Path:
         import joblib
