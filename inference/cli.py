@@ -123,7 +123,10 @@ def print_table(rows: list[dict]) -> None:
             continue
         table.add_row(row["name"], row["brand"] or "—", row["category"] or "—", f"{row['confidence']:.2f}",
                       row["decided_by"], "yes" if row["needs_review"] else "")
-    Console().print(table)
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=max(out.width, 140))  # logs and pipes: wide enough for a row per name
+    out.print(table)
 
 
 @app.command()

@@ -66,15 +66,17 @@ def _from_mapping(obj: dict[str, Any], line: int, require_brand: bool) -> Record
 
 
 def _decode_lines(handle: IO[bytes]) -> Iterator[tuple[int, str | None, str | None]]:
-    """(line number, text, decoding problem) for each line; blank trailing line skipped."""
+    """(line number, text, problem) for each line; the problem is bad UTF-8 or an empty line."""
     for number, raw in enumerate(handle, start=1):
         raw = raw.rstrip(b"\r\n")
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # a UTF-8 byte-order mark, as spreadsheet exports write it
         try:
-            yield number, raw.decode("utf-8"), None
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             yield number, None, f"invalid UTF-8 at byte {exc.start}"
+            continue
+        yield number, text, None if text.strip() else "empty line"
 
 
 def iter_records(path: str | Path, require_brand: bool = True) -> Iterator[Record | RecordError]:
@@ -97,9 +99,6 @@ def _jsonl(path: Path, lines: Iterable, require_brand: bool) -> Iterator[Record 
     for number, text, problem in lines:
         if problem:
             yield RecordError(number, f"{path}:{number}: {problem}")
-            continue
-        if not text.strip():
-            yield RecordError(number, f"{path}:{number}: empty line")
             continue
         try:
             obj = json.loads(text)
@@ -138,9 +137,6 @@ def _tsv(path: Path, lines: Iterable, require_brand: bool) -> Iterator[Record | 
     for number, text, problem in lines:
         if problem:
             yield RecordError(number, f"{path}:{number}: {problem}")
-            continue
-        if not text.strip():
-            yield RecordError(number, f"{path}:{number}: empty line")
             continue
         cells = text.split("\t")
         if len(cells) > len(header):

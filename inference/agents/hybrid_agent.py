@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from inference.agents.base import StageAnswer, StageUnavailable
 from inference.brands import brand_key
@@ -267,6 +267,3 @@ def _name_of(item) -> str | None:
 def _error_row(record_id: str | None, name: str | None, message: str) -> dict[str, Any]:
     return {"id": record_id, "name": name, "error": message}
 
-
-def as_items(names: Iterable[str]) -> list[Record]:
-    return [Record(name=n) for n in names]
