@@ -89,3 +89,29 @@ def evaluation_report(rows: Sequence[dict[str, Any]], truth: Sequence[Record | N
         report["unseen_brand_rows"] = len(unseen_hits)
         report["unseen_brand_accuracy"] = _accuracy(unseen_hits)
     return report
+
+
+# -- retrieval: relevance is "same brand as the truth" -------------------------------------------------
+
+def relevance(ranked_brands: Sequence[str | None], brand: str) -> list[bool]:
+    """Which neighbours, in rank order, are relevant: same brand as the truth."""
+    return [same_brand(b, brand) for b in ranked_brands]
+
+
+def recall_at_k(relevances: Sequence[Sequence[bool]], k: int) -> float:
+    """Hit rate: the share of queries with at least one relevant neighbour in the top k."""
+    return sum(any(r[:k]) for r in relevances) / len(relevances) if relevances else 0.0
+
+
+def precision_at_k(relevances: Sequence[Sequence[bool]], k: int) -> float:
+    """Mean share of relevant neighbours in the top k (missing ranks count as irrelevant: / k)."""
+    return sum(sum(r[:k]) / k for r in relevances) / len(relevances) if relevances else 0.0
+
+
+def reciprocal_rank(relevant: Sequence[bool]) -> float:
+    return next((1.0 / (i + 1) for i, ok in enumerate(relevant) if ok), 0.0)
+
+
+def mean_reciprocal_rank(relevances: Sequence[Sequence[bool]]) -> float:
+    """Mean of 1/rank of the first relevant neighbour (0 when none is retrieved)."""
+    return sum(map(reciprocal_rank, relevances)) / len(relevances) if relevances else 0.0

@@ -2,11 +2,15 @@
 otherwise fuses the stages' answers with the configured weights.
 
 Confidences are calibrated per stage (calibrators from the registry) before they are compared
-with the early-stopping threshold, so "0.9" means the same thing whichever stage said it.
+with the early-stopping threshold, so "0.9" means the same thing whichever stage said it; the
+`hybrid` calibrator then maps the fused confidence. `stage_answers` + `decide` replay the same
+rule on every stage's raw answers (early stopping off), which is how calibration is fitted and
+how the weights and thresholds are searched without running the models again per trial.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from typing import Any, Callable, Sequence
@@ -111,9 +115,8 @@ class HybridAgent:
     def predict(self, name: str, record_id: str | None = None) -> dict[str, Any]:
         return self.predict_batch([Record(name=name, id=record_id)])[0]
 
-    def predict_batch(self, items: Sequence[Record | RecordError | str],
-                      progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-        """One output row per input item, in order: a result, or an error row saying what is wrong."""
+    def _prepare(self, items: Sequence[Record | RecordError | str]) -> tuple[list[dict[str, Any] | None], dict[int, str]]:
+        """Error rows for the items that cannot be read, normalised texts for the others."""
         rows: list[dict[str, Any] | None] = [None] * len(items)
         texts: dict[int, str] = {}
         for i, item in enumerate(items):
@@ -127,6 +130,12 @@ class HybridAgent:
             except InvalidName as exc:
                 where = f"line {item.line}: " if item.line else ""
                 rows[i] = _error_row(item.id, item.name, f"{where}{exc}")
+        return rows, texts
+
+    def predict_batch(self, items: Sequence[Record | RecordError | str],
+                      progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """One output row per input item, in order: a result, or an error row saying what is wrong."""
+        rows, texts = self._prepare(items)
         cache = self.settings.cache
         vectors = {}
         if cache.enabled and cache.similar_queries and texts:
@@ -140,6 +149,7 @@ class HybridAgent:
                            "name": _name_of(items[i]), "cached": True}
             else:
                 pending.append(i)
+        raw: dict[int, dict[str, StageAnswer]] = defaultdict(dict)
         answers: dict[int, dict[str, StageAnswer]] = defaultdict(dict)
         skipped: dict[str, str] = {}
         active = pending
@@ -150,26 +160,70 @@ class HybridAgent:
                 skipped["llm"] = "not configured (no llm model_id in the registry)"
                 continue
             for i, answer in zip(active, self._run_stage(stage, active, texts, answers)):
-                answer.brand_confidence = apply_calibration(self.calibrators.get(stage), answer.brand_confidence) if answer.brand else 0.0
-                answer.category_confidence = apply_calibration(self.calibrators.get(stage), answer.category_confidence) if answer.category else 0.0
-                answers[i][stage] = answer
+                raw[i][stage] = answer
+                answers[i][stage] = self.calibrate(stage, answer)
             if self.pipeline["early_stopping"]:
                 still = []
                 for i in active:
                     if self._confident(answers[i][stage]):
-                        rows[i] = self._finish(items[i], answers[i], skipped, decided_by=stage)
+                        rows[i] = self._finish(items[i], answers[i], skipped, decided_by=stage, raw=raw[i])
                     else:
                         still.append(i)
                 active = still
             if progress:
                 progress(0)
         for i in active:
-            rows[i] = self._finish(items[i], answers[i], skipped, decided_by="fusion")
+            rows[i] = self._finish(items[i], answers[i], skipped, decided_by="fusion", raw=raw[i])
         for i in pending:
             cache.put(texts[i], {k: v for k, v in rows[i].items() if k not in ("id", "name")}, vectors.get(i))
         if progress:
             progress(len(items))
         return rows  # type: ignore[return-value]
+
+    # -- replay: every stage's raw answer once, then the pipeline's rule on them -----------------------
+    def stage_answers(self, items: Sequence[Record | RecordError | str],
+                      progress: Callable[[int], None] | None = None) -> tuple[list[dict[str, StageAnswer] | str], dict[str, str]]:
+        """Every configured stage's raw (uncalibrated) answer for every item, as if early stopping
+        were off, and the stages skipped with the reason. An item that cannot be read gives its
+        error message instead. No cache. `decide` on these answers gives what `predict_batch` gives."""
+        rows, texts = self._prepare(items)
+        answers: dict[int, dict[str, StageAnswer]] = defaultdict(dict)
+        skipped: dict[str, str] = {}
+        active = list(texts)
+        for stage in self.pipeline["sequence"]:
+            if stage == "llm" and not self.llm.configured:
+                skipped["llm"] = "not configured (no llm model_id in the registry)"
+                continue
+            if active:
+                for i, answer in zip(active, self._run_stage(stage, active, texts, answers)):
+                    answers[i][stage] = answer
+            if progress:
+                progress(len(active))
+        out: list[dict[str, StageAnswer] | str] = [
+            dict(answers[i]) if i in texts else rows[i]["error"] for i in range(len(items))]  # type: ignore[index]
+        return out, skipped
+
+    def calibrate(self, stage: str, answer: StageAnswer) -> StageAnswer:
+        """A copy of the stage's answer with calibrated confidences (0 for a field it did not answer).
+        A stage calibrator may carry a `category` calibrator of its own; else it maps both fields."""
+        params = self.calibrators.get(stage)
+        category_params = (params.get("category") or params) if params else None
+        return dataclasses.replace(
+            answer,
+            brand_confidence=apply_calibration(params, answer.brand_confidence) if answer.brand else 0.0,
+            category_confidence=apply_calibration(category_params, answer.category_confidence) if answer.category else 0.0)
+
+    def decide(self, raw: dict[str, StageAnswer]) -> tuple[str, dict[str, StageAnswer]]:
+        """(decided_by, the calibrated answers of the stages that would have run) for one item's raw
+        stage answers: the first confident stage in sequence stops the run, else "fusion"."""
+        answers: dict[str, StageAnswer] = {}
+        for stage in self.pipeline["sequence"]:
+            if stage not in raw:
+                continue
+            answers[stage] = self.calibrate(stage, raw[stage])
+            if self.pipeline["early_stopping"] and self._confident(answers[stage]):
+                return stage, answers
+        return "fusion", answers
 
     def _run_stage(self, stage: str, active: list[int], texts: dict[int, str],
                    answers: dict[int, dict[str, StageAnswer]]) -> list[StageAnswer]:
@@ -233,14 +287,24 @@ class HybridAgent:
                 fused += [None, 0.0]
         return fused[0], fused[1], fused[2], fused[3]
 
-    def _finish(self, item, answers: dict[str, StageAnswer], skipped: dict[str, str], decided_by: str) -> dict[str, Any]:
+    def final_answer(self, answers: dict[str, StageAnswer], decided_by: str) -> tuple[str | None, float, str | None, float]:
+        """(brand, confidence, category, category confidence) of a run: the deciding stage's answer,
+        or the fusion, whose brand confidence goes through the `hybrid` calibrator."""
         if decided_by in answers:
             chosen = answers[decided_by]
-            brand, brand_conf, category, category_conf = (chosen.brand, chosen.brand_confidence,
-                                                          chosen.category, chosen.category_confidence)
-        else:
-            brand, brand_conf, category, category_conf = self.fuse(answers)
-            brand_conf = apply_calibration(self.calibrators.get("hybrid"), brand_conf) if brand else 0.0
+            return chosen.brand, chosen.brand_confidence, chosen.category, chosen.category_confidence
+        brand, brand_conf, category, category_conf = self.fuse(answers)
+        brand_conf = apply_calibration(self.calibrators.get("hybrid"), brand_conf) if brand else 0.0
+        return brand, brand_conf, category, category_conf
+
+    def _finish(self, item, answers: dict[str, StageAnswer], skipped: dict[str, str], decided_by: str,
+                raw: dict[str, StageAnswer] | None = None) -> dict[str, Any]:
+        brand, brand_conf, category, category_conf = self.final_answer(answers, decided_by)
+        stages = {stage: {k: v for k, v in a.to_dict().items() if k != "stage"} for stage, a in answers.items()}
+        for stage in stages:  # what the calibrator saw, so the row can be used to re-fit it
+            if raw and stage in raw and self.calibrators.get(stage):
+                stages[stage]["raw_brand_confidence"] = round(raw[stage].brand_confidence, 4)
+                stages[stage]["raw_category_confidence"] = round(raw[stage].category_confidence, 4)
         row: dict[str, Any] = {
             "id": None if isinstance(item, str) else item.id,
             "name": _name_of(item),
@@ -250,7 +314,7 @@ class HybridAgent:
             "category_confidence": round(category_conf, 4),
             "decided_by": decided_by,
             "needs_review": brand is None or brand_conf < float(self.pipeline["confidence_threshold"]),
-            "stages": {stage: {k: v for k, v in a.to_dict().items() if k != "stage"} for stage, a in answers.items()},
+            "stages": stages,
             "latency_ms": round(sum(a.latency_ms for a in answers.values()), 3),
         }
         if skipped:

@@ -1,9 +1,16 @@
 """The NER stage: finds the BRAND and CATEGORY spans in a name and maps them to catalogue labels.
 
 Backends plug in by the registry's `ner` config `backend`: `crf` (the local default, trained by
-`product-infer bootstrap`); the transformer and SageMaker-endpoint backends register the same way.
+`product-infer bootstrap`) and `transformer` (Hugging Face token classification, trained by
+training/pipelines/train_ner_pipeline.py; `quantization: int8` quantizes it as it loads).
 Every backend returns entities; turning a span into a label ("คอลเกต" -> "Colgate") is the
 agent's job, through the span lexicon saved beside the model.
+
+Where the model is, by registry config key: `path` (relative to the registry's folder, the
+local home), `model_path` (the manual's key: under the home if it exists there, else relative
+to the working directory), or `model_uri` (an S3 model.tar.gz, as a SageMaker training job
+writes it: downloaded once into the home's models/cache). A model is a folder with the
+ner_model.json manifest, or one `.bin` file written by training/pipelines/quantize_ner.py.
 """
 
 from __future__ import annotations
@@ -28,15 +35,60 @@ def _load_crf(folder: Path, config: dict) -> NERBackend:
     return CRFNERModel.load(folder)
 
 
-BACKENDS: dict[str, Callable[[Path, dict], NERBackend]] = {"crf": _load_crf}
+def _load_transformer(folder: Path, config: dict) -> NERBackend:
+    from inference.agents.ner_transformer import TransformerNERModel
+
+    return TransformerNERModel.load(folder, config)
+
+
+BACKENDS: dict[str, Callable[[Path, dict], NERBackend]] = {"crf": _load_crf, "transformer": _load_transformer}
 MANIFEST = "ner_model.json"
 """Every saved NER model folder holds this manifest: {"backend": ..., plus backend settings}."""
 
 
 def model_folder(registry: ModelRegistry, config: dict) -> Path:
-    """Model paths in the registry are relative to the registry's folder (the local home);
-    absolute paths are used as they are."""
-    return Path(registry.location).parent / config["path"]
+    """Where the registered model is (see the module docstring); absolute paths are used as they are."""
+    home = Path(registry.location).parent
+    for key in ("path", "model_path", "model_uri"):
+        value = config.get(key)
+        if not value:
+            continue
+        if str(value).startswith("s3://"):
+            return fetch_s3_model(str(value), home / "models" / "cache", region=config.get("region"))
+        if key == "path":
+            return home / value
+        relative = Path(value).expanduser()
+        return home / relative if (home / relative).exists() else Path.cwd() / relative
+    name = config.get("name", "?")
+    raise ValueError(f"the registered model {name!r} names no trained model (no path, model_path or model_uri); "
+                     f"train one with python training/pipelines/train_ner_pipeline.py --model-name {name}")
+
+
+def fetch_s3_model(uri: str, cache: Path, region: str | None = None) -> Path:
+    """An S3 model.tar.gz (a SageMaker training job's model artifact) unpacked into the cache
+    once, keyed by its URI; returns the model folder."""
+    import hashlib
+    import tarfile
+    import tempfile
+
+    from inference.aws import client
+
+    target = cache / hashlib.sha256(uri.encode()).hexdigest()[:16]
+    if (target / MANIFEST).is_file():
+        return target
+    bucket, _, key = uri[5:].partition("/")
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        archive = Path(tmp) / "model.tar.gz"
+        client("s3", region=region).download_file(bucket, key, str(archive))
+        unpacked = Path(tmp) / "model"
+        with tarfile.open(archive) as tar:
+            tar.extractall(unpacked, filter="data")
+        if not (unpacked / MANIFEST).is_file():
+            raise FileNotFoundError(f"{uri} holds no NER model ({MANIFEST} missing at the archive's top level)")
+        if not target.exists():  # else another process unpacked it meanwhile
+            unpacked.replace(target)
+    return target
 
 
 def write_manifest(folder: str | Path, backend: str, **settings) -> Path:
@@ -72,8 +124,16 @@ class NERAgent:
 
     @classmethod
     def from_folder(cls, folder: str | Path, config: dict | None = None) -> "NERAgent":
-        """An agent over a saved model folder (its manifest, model files and lexicon.json)."""
+        """An agent over a saved model folder (its manifest, model files and lexicon.json), or over
+        a quantized model file (.bin), which carries its own lexicon."""
         folder = Path(folder)
+        if not folder.exists():
+            raise FileNotFoundError(f"NER model {folder} not found (no such folder or file)")
+        if folder.is_file():
+            from inference.agents.ner_transformer import TransformerNERModel
+
+            backend, lexicon = TransformerNERModel.load_quantized(folder, config)
+            return cls(backend=backend, lexicon=lexicon)
         lexicon_path = folder / "lexicon.json"
         lexicon = json.loads(lexicon_path.read_text(encoding="utf-8")) if lexicon_path.is_file() else None
         return cls(backend=load_ner_backend(folder, config), lexicon=lexicon)
@@ -87,7 +147,16 @@ class NERAgent:
         return answer
 
     def predict_batch(self, texts: Sequence[str]) -> list[StageAnswer]:
-        return [self.predict(t) for t in texts]
+        """Answers for many names; backends that batch (the transformer) get the whole list."""
+        batch = getattr(self.backend, "entities_batch", None)
+        if batch is None:
+            return [self.predict(t) for t in texts]
+        started = time.perf_counter()
+        answers = [self.answer_from_entities(found) for found in batch(list(texts))]
+        per_item = (time.perf_counter() - started) * 1000 / max(len(texts), 1)
+        for answer in answers:
+            answer.latency_ms = per_item
+        return answers
 
     def answer_from_entities(self, entities: list[Entity]) -> StageAnswer:
         """The most confident BRAND span names the brand (its catalogue label when known, else the

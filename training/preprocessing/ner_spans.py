@@ -51,6 +51,25 @@ class Aliases:
                 words.update(forms)
         return words
 
+    def expansions(self) -> dict[str, list[str]]:
+        """Query expansion table: each surface form (by key) -> the other forms of its label."""
+        table: dict[str, list[str]] = {}
+        for group in (self.brands, self.categories):
+            for label, forms in group.items():
+                every = [label, *forms]
+                for form in every:
+                    others = table.setdefault(brand_key(form), [])
+                    others.extend(o for o in every if brand_key(o) != brand_key(form) and o not in others)
+        return {key: others for key, others in table.items() if others}
+
+
+def dictionary_words(records: list[Record], aliases: Aliases) -> set[str]:
+    """Brand and category words that join the Thai word dictionary, so each is one token."""
+    words = set(aliases.all_words())
+    for record in records:
+        words.update(w for w in (record.brand, record.category) if w)
+    return words
+
 
 @dataclass
 class AlignedName:
