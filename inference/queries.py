@@ -37,14 +37,14 @@ class Case:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise QueryFileError(f"{what} {path}: no such file")
+    from inference.records import read_json
+
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise QueryFileError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise QueryFileError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg} (column {exc.colno})") from None
+        return read_json(path)
+    except FileNotFoundError:
+        raise QueryFileError(f"{what} {path}: no such file") from None
+    except ValueError as exc:
+        raise QueryFileError(str(exc)) from None
 
 
 def _text(value: Any, where: str, field_name: str, required: bool) -> str | None:

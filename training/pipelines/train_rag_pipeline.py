@@ -52,13 +52,10 @@ def _home(registry: ModelRegistry) -> Path:
 def load_pairs(path: str | Path) -> list[dict[str, str]]:
     """product_brand_pairs.json: `[{"anchor", "positive", "brand"}]`, names normalised; errors
     name the file and the item."""
+    from inference.records import read_json
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg} (column {exc.colno})") from None
+    doc = read_json(path)
     if not isinstance(doc, list):
         raise ValueError(f"{path}: expected a JSON list of {{'anchor', 'positive', 'brand'}} objects")
     pairs = []

@@ -234,15 +234,10 @@ def read_embeddings(path: str | Path) -> dict[str, Any]:
     """An embeddings file: `{"embedder": {...}, "dim": N, "items": [{"id", "name", "brand",
     "category", "vector"}]}`. Structure errors name the file and the item; bad vectors are left
     for `vector_problem` to judge."""
+    from inference.records import read_json
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg} (column {exc.colno})") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
+    doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
         raise ValueError(f"{path}: expected an object with an 'items' list (and 'embedder', 'dim')")
     if not isinstance(doc.get("embedder", {}), dict):
