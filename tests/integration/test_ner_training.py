@@ -44,13 +44,8 @@ def write_tsv(path: Path, records) -> Path:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _torch_on_one_thread(one_torch_thread):
+    """See tests/conftest.py: one_torch_thread."""
 
 
 @pytest.fixture(scope="module")

@@ -43,15 +43,8 @@ def build_tokenizer(folder: Path, names: list[str], vocab_size: int = 2000) -> P
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models train as fast on one thread, and torch's default threads spin against other
-    processes on a shared machine (ten times slower measured here)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _torch_on_one_thread(one_torch_thread):
+    """See tests/conftest.py: one_torch_thread."""
 
 
 @pytest.fixture(scope="session")
