@@ -9,7 +9,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # This machine's pip config names local mirror folders that lack most packages: drop those lines.
 QUIET_PIP := sed '/^WARNING: Location/d'
 
-.PHONY: run test venv benchmark clean
+.PHONY: run test venv node chromium benchmark clean
+NODE_STAMP := node_modules/.installed
+# Debian's chromium renders the HTML evaluation report in a test; install it when missing.
+CHROMIUM_STAMP := $(VENV)/.chromium
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,11 +24,24 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
+# The CDK CLI, Node 22 (aws-local-stepfunctions needs it) and asl-validator, from package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
+$(CHROMIUM_STAMP): | $(STAMP)
+	command -v chromium >/dev/null || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium >/dev/null; }
+	touch $(CHROMIUM_STAMP)
+
+chromium: $(CHROMIUM_STAMP)
+
 run: $(STAMP)
 	$(BIN)/product-infer bootstrap
 	$(BIN)/product-infer demo
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM_STAMP)
 	$(BIN)/python -m pytest -q
 
 benchmark: $(STAMP)
