@@ -48,7 +48,19 @@ def _optional_text(value: Any, field: str) -> str | None:
     return value.strip() or None
 
 
-def _from_mapping(obj: dict[str, Any], line: int, require_brand: bool) -> Record:
+def parse_record(obj: Any, where: str, require_brand: bool = False) -> Record | RecordError:
+    """One decoded JSON value as a record, or a RecordError "<where>: <problem>" (events and
+    S3 items that arrive already parsed, e.g. a Step Functions Map item)."""
+    if not isinstance(obj, dict):
+        return RecordError(0, f"{where}: expected a JSON object, got {type(obj).__name__}")
+    try:
+        return _from_mapping(obj, None, require_brand)
+    except ValueError as exc:
+        name = obj.get("name") if isinstance(obj.get("name"), str) else None
+        return RecordError(0, f"{where}: {exc}", id=_id_or_none(obj), name=name)
+
+
+def _from_mapping(obj: dict[str, Any], line: int | None, require_brand: bool) -> Record:
     if "name" not in obj:
         raise ValueError("field 'name' is missing")
     name = obj["name"]
@@ -181,12 +193,20 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
 
 
 def read_json(path: str | Path) -> Any:
-    """A whole JSON document; errors name the file and, for bad JSON, the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    """A whole JSON document, from a file or an `s3://` URI (through the session factory); errors
+    name the file and, for bad JSON, the line."""
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
+        if str(path).startswith("s3://"):
+            from inference.aws import client
+
+            bucket, _, key = str(path)[5:].partition("/")
+            text = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8-sig")
+        else:
+            path = Path(path)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such file")
+            text = path.read_text(encoding="utf-8-sig")
+        return json.loads(text)
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
     except json.JSONDecodeError as exc:

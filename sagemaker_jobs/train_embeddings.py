@@ -1,8 +1,8 @@
 """SageMaker script-mode entry point: embedding fine-tuning inside a training job.
 
 SageMaker runs `python sagemaker_jobs/train_embeddings.py --key value ...` (one pair per
-hyperparameter) with SM_CHANNEL_TRAINING (the uploaded product_brand_pairs.json) and SM_MODEL_DIR
-(saved as the job's model.tar.gz) set. It calls the same training function as local training
+hyperparameter, also given as the JSON SM_HPS) with SM_CHANNEL_TRAINING (the uploaded
+product_brand_pairs.json) and SM_MODEL_DIR (saved as the job's model.tar.gz) set. It calls the same training function as local training
 (training.pipelines.train_rag_pipeline.fine_tune_embeddings), so model.tar.gz unpacks into a
 sentence-transformers folder that `train_rag_pipeline.py --register-model FOLDER` registers.
 Metrics and the run record go to SM_OUTPUT_DATA_DIR. argparse, not typer: SageMaker's toolkit may
@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 
 try:
-    import training  # noqa: F401  (installed, or run from the source root)
+    import sagemaker_jobs, training  # noqa: F401,E401  (installed, or run from the source root)
 except ImportError:  # the container runs the script from the unpacked source archive
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sagemaker_jobs.hyperparameters import script_args  # noqa: E402
 from training.pipelines.train_rag_pipeline import fine_tune_embeddings, load_pairs  # noqa: E402
 from training.run_record import write_run_record  # noqa: E402
 
@@ -45,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args, _ = parser().parse_known_args(argv)
+    args, _ = parser().parse_known_args(script_args(argv))
     pairs_path = Path(args.train) / args.pairs_file
     metrics = fine_tune_embeddings(args.base_model, load_pairs(pairs_path), args.model_dir, args.epochs,
                                    args.batch_size, args.learning_rate, seed=args.seed)

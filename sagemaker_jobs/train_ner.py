@@ -1,12 +1,13 @@
 """SageMaker script-mode entry point: NER training inside a training job.
 
-SageMaker runs `python sagemaker_jobs/train_ner.py --key value ...` (one pair per hyperparameter)
-with SM_CHANNEL_TRAINING (the uploaded data: the records file, aliases.json, optionally a
-tokenizer/ folder), SM_MODEL_DIR (saved as the job's model.tar.gz) and SM_OUTPUT_DATA_DIR (the
-job's output.tar.gz) set. It calls the same training function as local training
-(training.pipelines.ner_training.train_ner), so the model.tar.gz unpacks into the same model
-folder: ner_model.json, the model files, lexicon.json, metrics.json. The run record goes to
-SM_OUTPUT_DATA_DIR. argparse, not typer: SageMaker's toolkit writes booleans as "True"/"False"
+SageMaker runs `python sagemaker_jobs/train_ner.py --key value ...` (one pair per hyperparameter,
+also given as the JSON SM_HPS) with SM_CHANNEL_TRAINING (the uploaded data: the records file,
+aliases.json, optionally a tokenizer/ folder), SM_MODEL_DIR (saved as the job's model.tar.gz) and
+SM_OUTPUT_DATA_DIR (the job's output.tar.gz) set. It calls the same training function as local
+training (training.pipelines.ner_training.train_ner), so the model.tar.gz unpacks into the same
+model folder: ner_model.json, the model files, lexicon.json, metrics.json. The run record goes to
+SM_OUTPUT_DATA_DIR. An optional `validation` channel (SM_CHANNEL_VALIDATION: one labelled records
+file) is scored after training by the NER evaluator, into metrics.json's `validation_channel`. argparse, not typer: SageMaker's toolkit writes booleans as "True"/"False"
 values and may add arguments of its own, which parse_known_args ignores.
 """
 
@@ -19,11 +20,12 @@ import sys
 from pathlib import Path
 
 try:
-    import training  # noqa: F401  (installed, or run from the source root)
+    import sagemaker_jobs, training  # noqa: F401,E401  (installed, or run from the source root)
 except ImportError:  # the container runs the script from the unpacked source archive
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference.records import JSONL_SUFFIXES, TSV_SUFFIXES  # noqa: E402
+from sagemaker_jobs.hyperparameters import script_args  # noqa: E402
 from training.pipelines.ner_training import NERTrainingConfig, train_ner  # noqa: E402
 
 
@@ -61,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
         add(flag, type=_flag, nargs="?", const=True, default=False)
     add("model_dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
     add("train", default=os.environ.get("SM_CHANNEL_TRAINING", "/opt/ml/input/data/training"))
+    add("validation", default=os.environ.get("SM_CHANNEL_VALIDATION"), help="a channel with one labelled records file")
     add("output_data_dir", default=os.environ.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
     return p
 
@@ -79,8 +82,17 @@ def find_training_file(channel: Path, name: str | None) -> Path:
     return found[0]
 
 
+def score_validation_channel(channel: Path, model_dir: str, aliases: Path | None) -> dict:
+    """Entity scores of the trained model on the validation channel's records (the evaluator's report)."""
+    from inference.agents.ner_agent import NERAgent
+    from training.pipelines.ner_evaluator import evaluate_records, evaluation_report, load_inputs
+
+    records, table, _ = load_inputs(find_training_file(channel, None), aliases)
+    return evaluation_report(evaluate_records(NERAgent.from_folder(model_dir), records, table))
+
+
 def main(argv: list[str] | None = None) -> dict:
-    args, unknown = parser().parse_known_args(argv)
+    args, unknown = parser().parse_known_args(script_args(argv))
     if unknown:
         print(f"Ignoring arguments {unknown}")
     channel = Path(args.train)
@@ -98,6 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
     output_data.mkdir(parents=True, exist_ok=True)
     metrics = train_ner(find_training_file(channel, args.training_data), args.model_dir, config,
                         aliases=aliases if aliases.is_file() else None, record_dir=output_data)
+    if args.validation:
+        metrics["validation_channel"] = score_validation_channel(Path(args.validation), args.model_dir,
+                                                                 aliases if aliases.is_file() else None)
     (output_data / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     return metrics
 

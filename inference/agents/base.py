@@ -35,12 +35,18 @@ class StageAnswer:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     latency_ms: float = 0.0
     error: str | None = None
+    text: str | None = None  # the normalised name answered; in memory only, so a replay can fuse
 
-    def to_dict(self) -> dict[str, Any]:
+
+    def to_dict(self, rounded: bool = True) -> dict[str, Any]:
+        """JSON form; `rounded=False` keeps full precision, for answers passed on to be calibrated
+        and fused elsewhere (a Step Functions state, an endpoint's answer)."""
         out = asdict(self)
-        out["brand_confidence"] = round(self.brand_confidence, 4)
-        out["category_confidence"] = round(self.category_confidence, 4)
-        out["latency_ms"] = round(self.latency_ms, 3)
+        out.pop("text")
+        if rounded:
+            out["brand_confidence"] = round(self.brand_confidence, 4)
+            out["category_confidence"] = round(self.category_confidence, 4)
+            out["latency_ms"] = round(self.latency_ms, 3)
         if not self.entities:
             out.pop("entities")
         if not self.evidence:
@@ -48,6 +54,12 @@ class StageAnswer:
         if self.error is None:
             out.pop("error")
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "StageAnswer":
+        """The inverse of `to_dict` (a Step Functions item state carries answers as JSON)."""
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "entities"}
+        return cls(**fields, entities=[Entity(**e) for e in data.get("entities") or []])
 
 
 class StageUnavailable(RuntimeError):

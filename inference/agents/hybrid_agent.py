@@ -6,6 +6,11 @@ with the early-stopping threshold, so "0.9" means the same thing whichever stage
 `hybrid` calibrator then maps the fused confidence. `stage_answers` + `decide` replay the same
 rule on every stage's raw answers (early stopping off), which is how calibration is fitted and
 how the weights and thresholds are searched without running the models again per trial.
+
+With a learned fusion in the registry (`hybrid.fusion`, fitted by bootstrap on out-of-fold
+answers: `inference.agents.fusion`), the run's answer after the second stage onwards is the fused
+one: the early-stopping test after the RAG stage asks "are NER and RAG together sure?", and
+`decided_by` names the stage after which the run stopped.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from inference.agents.base import StageAnswer, StageUnavailable
@@ -52,6 +58,16 @@ class HybridAgent:
         self.configure_pipeline({k: v for k, v in stored.items() if k in DEFAULT_PIPELINE})
         self.context = {k: dict(v) for k, v in DEFAULT_CONTEXT.items()}
         self.calibrators = {s: self.registry.get_calibration(s) for s in (*STAGES, "hybrid")}
+        self.fusion = self._load_fusion(stored.get("fusion"))
+
+    def _load_fusion(self, relative: str | None):
+        if not relative:
+            return None
+        from inference.agents.fusion import LearnedFusion
+
+        if str(relative).startswith("s3://"):
+            return LearnedFusion.load(relative)
+        return LearnedFusion.load(Path(self.registry.location).parent / relative)
 
     # -- stages, loaded on first use ---------------------------------------------------------------
     @property
@@ -156,8 +172,8 @@ class HybridAgent:
         for stage in self.pipeline["sequence"]:
             if not active:
                 break
-            if stage == "llm" and not self.llm.configured:
-                skipped["llm"] = "not configured (no llm model_id in the registry)"
+            if reason := self.skip_reason(stage):
+                skipped[stage] = reason
                 continue
             for i, answer in zip(active, self._run_stage(stage, active, texts, answers)):
                 raw[i][stage] = answer
@@ -165,15 +181,15 @@ class HybridAgent:
             if self.pipeline["early_stopping"]:
                 still = []
                 for i in active:
-                    if self._confident(answers[i][stage]):
-                        rows[i] = self._finish(items[i], answers[i], skipped, decided_by=stage, raw=raw[i])
+                    if self._confident(self.run_answer(texts[i], answers[i])):
+                        rows[i] = self._finish(items[i], answers[i], skipped, decided_by=stage, raw=raw[i], text=texts[i])
                     else:
                         still.append(i)
                 active = still
             if progress:
                 progress(0)
         for i in active:
-            rows[i] = self._finish(items[i], answers[i], skipped, decided_by="fusion", raw=raw[i])
+            rows[i] = self._finish(items[i], answers[i], skipped, decided_by="fusion", raw=raw[i], text=texts[i])
         for i in pending:
             cache.put(texts[i], {k: v for k, v in rows[i].items() if k not in ("id", "name")}, vectors.get(i))
         if progress:
@@ -191,8 +207,8 @@ class HybridAgent:
         skipped: dict[str, str] = {}
         active = list(texts)
         for stage in self.pipeline["sequence"]:
-            if stage == "llm" and not self.llm.configured:
-                skipped["llm"] = "not configured (no llm model_id in the registry)"
+            if reason := self.skip_reason(stage):
+                skipped[stage] = reason
                 continue
             if active:
                 for i, answer in zip(active, self._run_stage(stage, active, texts, answers)):
@@ -213,17 +229,61 @@ class HybridAgent:
             brand_confidence=apply_calibration(params, answer.brand_confidence) if answer.brand else 0.0,
             category_confidence=apply_calibration(category_params, answer.category_confidence) if answer.category else 0.0)
 
-    def decide(self, raw: dict[str, StageAnswer]) -> tuple[str, dict[str, StageAnswer]]:
+    def decide(self, raw: dict[str, StageAnswer], text: str | None = None) -> tuple[str, dict[str, StageAnswer]]:
         """(decided_by, the calibrated answers of the stages that would have run) for one item's raw
-        stage answers: the first confident stage in sequence stops the run, else "fusion"."""
+        stage answers: the first stage after which the run is confident stops it, else "fusion".
+        `text` (the normalised name) enables the learned fusion, as in `predict_batch`."""
         answers: dict[str, StageAnswer] = {}
         for stage in self.pipeline["sequence"]:
             if stage not in raw:
                 continue
             answers[stage] = self.calibrate(stage, raw[stage])
-            if self.pipeline["early_stopping"] and self._confident(answers[stage]):
+            if self.pipeline["early_stopping"] and self._confident(self.run_answer(text, answers)):
                 return stage, answers
         return "fusion", answers
+
+    def run_answer(self, text: str | None, answers: dict[str, StageAnswer]) -> StageAnswer:
+        """The run's answer so far (calibrated answers in sequence order): the learned fusion of NER
+        and RAG once both answered and a fusion model is registered (or the LLM's answer when it
+        is surer), else the last stage's own."""
+        last = answers[list(answers)[-1]]
+        text = text or next((a.text for a in answers.values() if a.text), None)
+        fusable = {s: a for s, a in answers.items() if s in ("ner", "rag") and not a.error}
+        if self.fusion is None or text is None or len(fusable) < 2:
+            return last
+        brand, confidence = self.fusion.choose(text, fusable)
+        _, _, category, category_confidence = self.fuse(fusable)
+        learned = StageAnswer(stage="fusion", brand=brand, brand_confidence=confidence if brand else 0.0,
+                              category=category, category_confidence=category_confidence)
+        llm = answers.get("llm")  # it saw NER and RAG as context: the more confident of the two answers
+        if llm is not None and not llm.error and llm.brand and llm.brand_confidence >= learned.brand_confidence:
+            return llm
+        return learned
+
+    # -- one stage at a time: the Step Functions tasks (inference.pipeline_steps) use these -------------
+    def skip_reason(self, stage: str) -> str | None:
+        """Why a stage of the sequence does not run (the LLM is not configured), else None."""
+        if stage == "llm" and not self.llm.configured:
+            return "not configured (no llm model_id in the registry)"
+        return None
+
+    def prepare(self, items: Sequence[Record | RecordError | str]) -> tuple[list[dict[str, Any] | None], dict[int, str]]:
+        """(an error row or None per item, the normalised texts of the others by position)."""
+        return self._prepare(items)
+
+    def run_stage(self, stage: str, texts: Sequence[str], earlier: Sequence[dict[str, StageAnswer]]) -> list[StageAnswer]:
+        """One stage's raw answers for normalised names, given each name's calibrated earlier
+        answers: the call `predict_batch` makes. A failure is an error answer, never raised."""
+        return self._run_stage(stage, list(range(len(texts))), dict(enumerate(texts)), dict(enumerate(earlier)))
+
+    def stops_early(self, answer: StageAnswer) -> bool:
+        """Whether this calibrated answer ends the run (early stopping on and the stage confident)."""
+        return bool(self.pipeline["early_stopping"]) and self._confident(answer)
+
+    def finish_row(self, item: Record | str, answers: dict[str, StageAnswer], skipped: dict[str, str],
+                   decided_by: str, raw: dict[str, StageAnswer] | None = None, text: str | None = None) -> dict[str, Any]:
+        """The output row for one item from its calibrated answers (and raw ones, for re-fitting)."""
+        return self._finish(item, answers, skipped, decided_by, raw, text=text)
 
     def _run_stage(self, stage: str, active: list[int], texts: dict[int, str],
                    answers: dict[int, dict[str, StageAnswer]]) -> list[StageAnswer]:
@@ -237,9 +297,12 @@ class HybridAgent:
             call = lambda idx: self.rag.predict_batch([batch[k] for k in idx], [entities[k] for k in idx],  # noqa: E731
                                                       self.context["ner_to_rag"])
         else:
-            return [self._ask_llm(texts[i], answers[i]) for i in active]
+            results = [self._ask_llm(texts[i], answers[i]) for i in active]
+            for answer, i in zip(results, active):
+                answer.text = texts[i]
+            return results
         try:
-            return call(list(range(len(batch))))
+            results = call(list(range(len(batch))))
         except Exception:  # retry one by one to isolate the name that broke the batch
             results = []
             for k in range(len(batch)):
@@ -247,7 +310,9 @@ class HybridAgent:
                     results.append(call([k])[0])
                 except Exception as exc:  # noqa: BLE001 - reported in the row, never raised
                     results.append(StageAnswer(stage=stage, error=f"{type(exc).__name__}: {exc}"))
-            return results
+        for answer, text in zip(results, batch):
+            answer.text = text
+        return results
 
     def _ask_llm(self, text: str, earlier: dict[str, StageAnswer]) -> StageAnswer:
         ner_ctx = self.context["ner_to_rag"]
@@ -261,10 +326,13 @@ class HybridAgent:
             return StageAnswer(stage="llm", error=str(exc), latency_ms=(time.perf_counter() - started) * 1000)
 
     def _confident(self, answer: StageAnswer) -> bool:
+        """Sure enough to stop: the brand at the early-stopping threshold and, with `require_category`,
+        a category answered. Category confidence is not required: on shop data the neighbours' vote
+        rarely reaches the threshold even when right, so requiring it stopped no run before the LLM."""
         threshold = float(self.pipeline["early_stopping_threshold"])
         if answer.error or not answer.brand or answer.brand_confidence < threshold:
             return False
-        return not self.pipeline["require_category"] or (bool(answer.category) and answer.category_confidence >= threshold)
+        return not self.pipeline["require_category"] or bool(answer.category)
 
     def fuse(self, answers: dict[str, StageAnswer]) -> tuple[str | None, float, str | None, float]:
         """Weighted vote per field over the stages that answered without error."""
@@ -287,9 +355,14 @@ class HybridAgent:
                 fused += [None, 0.0]
         return fused[0], fused[1], fused[2], fused[3]
 
-    def final_answer(self, answers: dict[str, StageAnswer], decided_by: str) -> tuple[str | None, float, str | None, float]:
+    def final_answer(self, answers: dict[str, StageAnswer], decided_by: str,
+                     text: str | None = None) -> tuple[str | None, float, str | None, float]:
         """(brand, confidence, category, category confidence) of a run: the deciding stage's answer,
-        or the fusion, whose brand confidence goes through the `hybrid` calibrator."""
+        or the fusion, whose brand confidence goes through the `hybrid` calibrator; with a learned
+        fusion and `text`, the learned fusion of the answers present."""
+        fused = self.run_answer(text, answers) if answers else None
+        if fused is not None and fused.stage == "fusion":
+            return fused.brand, fused.brand_confidence, fused.category, fused.category_confidence
         if decided_by in answers:
             chosen = answers[decided_by]
             return chosen.brand, chosen.brand_confidence, chosen.category, chosen.category_confidence
@@ -298,8 +371,10 @@ class HybridAgent:
         return brand, brand_conf, category, category_conf
 
     def _finish(self, item, answers: dict[str, StageAnswer], skipped: dict[str, str], decided_by: str,
-                raw: dict[str, StageAnswer] | None = None) -> dict[str, Any]:
-        brand, brand_conf, category, category_conf = self.final_answer(answers, decided_by)
+                raw: dict[str, StageAnswer] | None = None, text: str | None = None) -> dict[str, Any]:
+        if text is None and self.fusion is not None:
+            text = normalize_name(_name_of(item))
+        brand, brand_conf, category, category_conf = self.final_answer(answers, decided_by, text)
         stages = {stage: {k: v for k, v in a.to_dict().items() if k != "stage"} for stage, a in answers.items()}
         for stage in stages:  # what the calibrator saw, so the row can be used to re-fit it
             if raw and stage in raw and self.calibrators.get(stage):

@@ -97,7 +97,19 @@ def run_benchmark(catalog: Path, test_fraction: float = 0.2, seed: int = 13, lat
                 latencies.append((time.perf_counter() - t0) * 1000)
         finally:
             agent.close()
-        report = evaluation_report(rows, test, known_brands=[r.brand for r in train])
+        known = [r.brand for r in train]
+        report = evaluation_report(rows, test, known_brands=known)
+        report["decided_before_llm"] = decided_before_llm(rows)
+        groups = {"by_source": "source", "by_language": "lang"}
+        for title, field in groups.items():
+            values = sorted({(r.extra or {}).get(field) for r in test} - {None})
+            if values:
+                report[title] = {}
+                for value in values:
+                    picked = [(row, r) for row, r in zip(rows, test) if (r.extra or {}).get(field) == value]
+                    sub = evaluation_report([p[0] for p in picked], [p[1] for p in picked], known_brands=known)
+                    report[title][value] = {k: sub[k] for k in ("labelled", "brand_accuracy", "category_accuracy",
+                                                                 "unseen_brand_accuracy", "ece")}
         return {
             "catalog": str(catalog),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}",
@@ -116,6 +128,13 @@ def run_benchmark(catalog: Path, test_fraction: float = 0.2, seed: int = 13, lat
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def decided_before_llm(rows: list[dict]) -> float | None:
+    """Share of answered rows whose run stopped early, at the NER or RAG stage, so an LLM stage
+    (when configured) would not have been called."""
+    answered = [r for r in rows if "error" not in r]
+    return round(sum(r["decided_by"] in ("ner", "rag") for r in answered) / len(answered), 4) if answered else None
+
+
 def print_report(result: dict) -> None:
     acc = result["accuracy"]
     table = Table(title=f"Local pipeline on {Path(result['catalog']).name} ({result['machine']})")
@@ -129,6 +148,7 @@ def print_report(result: dict) -> None:
         *[(f"brand accuracy, {s}", f"{v['brand_accuracy']} ({v['rows']} rows)") for s, v in acc["by_script"].items()],
         ("ECE / Brier", f"{acc['ece']} / {acc['brier']}"),
         ("decided by", ", ".join(f"{k} {v:.0%}" for k, v in acc["decided_by"].items())),
+        ("decided before the LLM stage", f"{acc['decided_before_llm']}"),
         ("bootstrap", f"{result['bootstrap_seconds']} s"),
         ("batch throughput", f"{result['batch_throughput_names_per_s']} names/s"),
         ("latency p50 / p95 (warm, one name)", f"{result['latency_ms']['p50']} / {result['latency_ms']['p95']} ms"),

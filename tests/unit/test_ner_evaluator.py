@@ -147,9 +147,10 @@ def test_evaluation_in_process_scores_the_planted_cases(workdir):
     items = evaluate_records(agent, records, Aliases())
     assert [i.brand for i in items][:2] == ["Zenkrit", "Wonder Smile"]
     report = evaluation_report(items, detailed=True)
-    # Gold BRAND spans: "Zenkrit" and "Wonder" (none for the Samsung name); predicted "Zenkrit" and
-    # "Wonder Smile": 1 of 2 right both ways.
-    assert report["entities"]["per_type"]["BRAND"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    # Gold BRAND spans: "Zenkrit" and "Wonder" (none for the Samsung name); predicted "Zenkrit",
+    # "Wonder Smile" and, for the Thai name where no token is tagged, the CRF's low-confidence
+    # likeliest span: 1 of 3 predicted right, 1 of 2 gold found.
+    assert report["entities"]["per_type"]["BRAND"] == {"precision": 0.3333, "recall": 0.5, "f1": 0.4, "support": 2}
     assert report["boundary_errors"]["BRAND"] == 1
     assert report["label"]["brand_accuracy"] == round(1 / 3, 4)
     assert report["bio_confusion"]["BRAND"]["O"]["I"] == 1  # "Smile" tagged I-BRAND, gold O
@@ -167,7 +168,7 @@ def test_evaluation_command_as_printed(workdir):
     assert result.returncode == 0, show(result)
     report = json.loads((workdir / "evaluation_report.json").read_text(encoding="utf-8"))
     assert report["records"] == 3
-    assert report["entities"]["per_type"]["BRAND"]["f1"] == 0.5
+    assert report["entities"]["per_type"]["BRAND"]["f1"] == 0.4   # see the in-process test
     assert report["by_script"]["en"]["records"] == 2 and report["by_script"]["th"]["records"] == 1
     assert report["by_script"]["en"]["entities"]["per_type"]["BRAND"]["f1"] == 0.5
     assert "BRAND" in report["classification_report"] and report["per_brand"][0]["records"] == 1

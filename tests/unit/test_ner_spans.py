@@ -39,3 +39,15 @@ def test_lexicon_maps_surface_forms_back_to_labels():
     assert lexicon["BRAND"]["คอลเกต"] == "Colgate" and lexicon["BRAND"]["colgate"] == "Colgate"
     assert lexicon["BRAND"]["เลย์"] == "Lay's"  # from the alias table alone
     assert lexicon["CATEGORY"]["ยาสีฟัน"] == "Toothpaste"
+
+
+def test_likeliest_brand_is_used_when_no_token_is_tagged_brand():
+    from inference.agents.ner_crf import likeliest_brand
+    from inference.tokenization import Tokenizer
+
+    text = "Greatland Seaweed 45g"
+    tokens = Tokenizer([]).tokenize(text)
+    marginals = [{"B-BRAND": 0.3, "O": 0.7}, {"I-BRAND": 0.6, "O": 0.4}, {"O": 1.0}]
+    found = likeliest_brand(text, tokens[:3], marginals)
+    assert (found.text, found.confidence) == ("Greatland Seaweed", 0.3)
+    assert likeliest_brand(text, tokens[:3], [{"O": 1.0}] * 3) is None   # too unlikely: no answer

@@ -46,6 +46,7 @@ from inference.agents.hybrid_agent import STAGES, HybridAgent
 from inference.brands import same_brand
 from inference.calibration import apply_calibration
 from inference.metrics import expected_calibration_error
+from inference.normalize import InvalidName, normalize_name
 from inference.records import Record
 
 METHODS = ("platt", "isotonic")
@@ -176,9 +177,18 @@ def stage_answers_of(predictions: str | Path | Sequence[Any]) -> tuple[list[dict
         answers.append({stage: StageAnswer(
             stage=stage, brand=s.get("brand"), category=s.get("category"), error=s.get("error"),
             brand_confidence=float(s.get("raw_brand_confidence", s.get("brand_confidence", 0.0))),
-            category_confidence=float(s.get("raw_category_confidence", s.get("category_confidence", 0.0))))
+            category_confidence=float(s.get("raw_category_confidence", s.get("category_confidence", 0.0))),
+            evidence=list(s.get("evidence") or []), text=_normalised(row.get("name")))
             for stage, s in stages.items()})
     return answers, ids
+
+
+def _normalised(name: Any) -> str | None:
+    """The name as the stages saw it (the learned fusion reads it); None when it cannot be read."""
+    try:
+        return normalize_name(name) if isinstance(name, str) else None
+    except InvalidName:
+        return None
 
 
 def _label(entry: Any, where: str) -> tuple[str | None, str | None]:

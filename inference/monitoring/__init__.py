@@ -1,0 +1,1 @@
+"""Monitoring: the CloudWatch metric names, accuracy alarms and drift detection."""
