@@ -1,0 +1,1 @@
+"""Small constructs the stacks compose: one per logical unit (a bucket, a function, a state machine...)."""
