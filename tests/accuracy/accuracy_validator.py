@@ -8,6 +8,9 @@ name. A runner answers every query in one call and returns brand/category labels
 for retrieval, the neighbours' brands in rank order. Relevance and correctness are "same brand" by
 `inference.brands.same_brand`, everywhere.
 
+`--full-evaluation --agents ner,rag,llm,hybrid` runs every agent on the same queries and writes one
+JSON report with an HTML report beside it (tests/accuracy/full_evaluation.py, evaluation_report.py).
+
 Inputs: `--test-queries` (a JSON list of `{"id", "query"}` objects, or of strings: ids q1, q2, ...
 by position) with `--ground-truth` (`{"q1": {"brand": ..., "category": ...}}`); or `--test-data`,
 either such a queries file (labels inline or from `--ground-truth`) or labelled records (TSV with
@@ -98,6 +101,7 @@ class Options:
     progress: Callable[[int], None] | None = None
     model_id: str | None = None  # llm only: a Bedrock model id, or a model/deployment named in the registry's llm config
     llm_client: Any = None  # llm only: a bedrock-runtime client (tests inject a stubbed one)
+    left_out_stages: dict[str, str] = field(default_factory=dict)  # hybrid only: stage -> why it is left out
 
 
 @dataclass
@@ -110,6 +114,7 @@ class AgentRun:
     rankings: list[list[str | None]] | None = None  # neighbours' brands in rank order (retrieval agents)
     evidence: list[list[str | None]] | None = None  # the neighbours that voted, in the agent's order
     info: dict[str, Any] = field(default_factory=dict)
+    latency_ms: dict[str, list[float]] | None = None  # per stage, one value per call, when the runner calls one name at a time
 
 
 BATCH = 256
@@ -159,11 +164,19 @@ def run_ner(cases: Sequence[Case], options: Options) -> AgentRun:
                     info={"model": where})
 
 
-def run_hybrid(cases: Sequence[Case], options: Options) -> AgentRun:
-    """The whole pipeline as configured in the registry (early stopping, fusion)."""
+def hybrid_agent(options: Options, settings=None):
+    """The registry's hybrid pipeline, less the stages the run leaves out (`options.left_out_stages`)."""
     from inference.agents.hybrid_agent import HybridAgent
 
-    agent = HybridAgent(options.registry)
+    agent = HybridAgent(options.registry, settings=settings)
+    if options.left_out_stages:
+        agent.configure_pipeline({"sequence": [s for s in agent.pipeline["sequence"] if s not in options.left_out_stages]})
+    return agent
+
+
+def run_hybrid(cases: Sequence[Case], options: Options) -> AgentRun:
+    """The whole pipeline as configured in the registry (early stopping, fusion)."""
+    agent = hybrid_agent(options)
     try:
         rows = _chunks([c.text for c in cases], agent.predict_batch, options.progress)
     finally:
@@ -174,8 +187,12 @@ def run_hybrid(cases: Sequence[Case], options: Options) -> AgentRun:
     decided: dict[str, int] = defaultdict(int)
     for row in rows:
         decided[row["decided_by"]] += 1
+    info = {"pipeline": dict(agent.pipeline), "decided_by": dict(decided),
+            "degraded_rows": sum(bool(r.get("degraded")) for r in rows)}
+    if options.left_out_stages:
+        info["stages_left_out"] = dict(options.left_out_stages)
     return AgentRun([r["brand"] for r in rows], [r["category"] for r in rows], [float(r["confidence"]) for r in rows],
-                    info={"pipeline": dict(agent.pipeline), "decided_by": dict(decided)})
+                    info=info)
 
 
 class AgentUnavailable(ValidatorError):
@@ -210,7 +227,7 @@ def run_llm(cases: Sequence[Case], options: Options) -> AgentRun:
         if context:
             context.close()
     llm_context = context.llm_context if context else None
-    brands, categories, confidences, malformed = [], [], [], []
+    brands, categories, confidences, malformed, latencies = [], [], [], [], []
     tokens = {"input": 0, "output": 0}
     for case, (entities, neighbours) in zip(cases, found):
         try:
@@ -229,6 +246,7 @@ def run_llm(cases: Sequence[Case], options: Options) -> AgentRun:
             brands.append(answer.brand)
             categories.append(answer.category)
             confidences.append(answer.brand_confidence)
+            latencies.append(answer.latency_ms)
             usage = answer.evidence[0] if answer.evidence else {}
             tokens["input"] += usage.get("input_tokens") or 0
             tokens["output"] += usage.get("output_tokens") or 0
@@ -238,7 +256,7 @@ def run_llm(cases: Sequence[Case], options: Options) -> AgentRun:
         "model_id": options.model_id, "invoked_model_id": invoked,
         "context": f"NER entities and RAG neighbours from {registry.location}" if context else "none (name only)",
         "confidence": "the model's own brand_confidence (no calibrator applied)",
-        "malformed_answers": malformed, "tokens": tokens})
+        "malformed_answers": malformed, "tokens": tokens}, latency_ms={"llm": latencies})
 
 
 RUNNERS: dict[str, Callable[[Sequence[Case], Options], AgentRun]] = {"rag": run_rag, "ner": run_ner, "hybrid": run_hybrid,
@@ -368,7 +386,12 @@ def evaluate(agent_type: str, cases: Sequence[Case], metrics: str, ks: Sequence[
     check_agent_type(agent_type)
     requests = parse_metrics(metrics, agent_type, ranked=agent_type == "rag")
     options.depth = needed_depth(requests, ks)
-    run = RUNNERS[agent_type](cases, options)
+    return score(agent_type, cases, RUNNERS[agent_type](cases, options), requests, ks)
+
+
+def score(agent_type: str, cases: Sequence[Case], run: AgentRun, requests: Sequence[MetricRequest],
+          ks: Sequence[int]) -> dict[str, Any]:
+    """The report of one agent's run: metrics overall and per script, the agent's details, each query's answer."""
     scripts: dict[str, list[int]] = defaultdict(list)
     for i, case in enumerate(cases):
         scripts[case.script].append(i)
@@ -438,16 +461,30 @@ def main(
     region: Optional[str] = typer.Option(None, "--region", help="AWS region (default us-east-1)."),
     model_id: Optional[str] = typer.Option(None, "--model-id", help=(
         "llm only: Bedrock model id, or the custom model / deployment name recorded in the registry's llm config.")),
-    agents: Optional[str] = typer.Option(None, "--agents", help="With --full-evaluation (not implemented yet in this version)."),
-    full_evaluation: bool = typer.Option(False, "--full-evaluation", help="Not implemented yet in this version."),
+    agents: Optional[str] = typer.Option(None, "--agents", help=(
+        "With --full-evaluation: comma-separated agent types (default ner,rag,llm,hybrid).")),
+    full_evaluation: bool = typer.Option(False, "--full-evaluation", help=(
+        "Every agent in --agents on the same queries: one JSON report and an HTML report with plots beside it.")),
+    latency_samples: int = typer.Option(100, "--latency-samples", help=(
+        "With --full-evaluation: names timed one per call for the latency per stage.")),
     calibration_analysis: bool = typer.Option(False, "--calibration-analysis", help=(
         "ECE, Brier and a reliability diagram (PNG) of the hybrid's confidence, before and after calibration.")),
 ):
     """Score an agent type on labelled queries and write a JSON report with a run record beside it."""
     try:
-        for flag, used in (("--full-evaluation", full_evaluation), ("--agents", agents is not None)):
-            if used:
-                raise ValidatorError(f"{flag} is not implemented yet in this version of the accuracy validator")
+        if agents is not None and not full_evaluation:
+            raise ValidatorError("--agents goes with --full-evaluation (one agent: --agent-type)")
+        if full_evaluation:
+            if agent_type or calibration_analysis:
+                raise ValidatorError("--full-evaluation runs every agent in --agents; leave out --agent-type and "
+                                     "--calibration-analysis")
+            sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: `tests` is not installed
+            from tests.accuracy.full_evaluation import DEFAULT_AGENTS, DEFAULT_METRICS as FULL_METRICS
+
+            full_evaluation_command(agents or DEFAULT_AGENTS, metrics or FULL_METRICS, k,
+                                    output or Path("full_evaluation_report.json"), test_queries, ground_truth, test_data,
+                                    home, model_path, aws_profile, region, model_id, latency_samples)
+            return
         if calibration_analysis:  # implemented beside this file: tests/accuracy/calibration_analysis.py
             sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: `tests` is not installed
             from tests.accuracy.calibration_analysis import CalibrationAnalysisError, run_calibration_analysis
@@ -476,7 +513,7 @@ def main(
         metrics = metrics or DEFAULT_METRICS.get(agent_type, DEFAULT_METRICS["*"])
         parse_metrics(metrics, agent_type, ranked=agent_type == "rag")
         cases = load_cases(test_queries, ground_truth, test_data)
-        registry = _registry(home, NEEDS[agent_type] if not model_path else ())
+        registry = bootstrapped_registry(home, NEEDS[agent_type] if not model_path else ())
         report = evaluate(agent_type, cases, metrics, ks,
                           Options(registry=registry, model_path=model_path, aws_profile=aws_profile, region=region,
                                   model_id=model_id))
@@ -505,11 +542,86 @@ def main(
         raise typer.Exit(code=2)
 
 
+def full_evaluation_command(agents: str, metrics: str, k: str, output: Path, test_queries: Path | None,
+                            ground_truth: Path | None, test_data: Path | None, home: Path | None, model_path: Path | None,
+                            aws_profile: str | None, region: str | None, model_id: str | None,
+                            latency_samples: int) -> None:
+    """--full-evaluation: check every option, run tests/accuracy/full_evaluation.py, write the JSON report,
+    the HTML report beside it (same stem) and the run record."""
+    from datetime import datetime, timezone
+
+    from tests.accuracy.evaluation_report import write_html
+    from tests.accuracy.full_evaluation import check_metrics, parse_agents, run_full_evaluation
+    from training.run_record import write_run_record
+
+    chosen = parse_agents(agents)
+    if model_path and "ner" not in chosen:
+        raise ValidatorError("--model-path applies to the ner agent, which --agents leaves out")
+    if model_id and "llm" not in chosen:
+        raise ValidatorError("--model-id applies to the llm agent, which --agents leaves out")
+    if latency_samples < 1:
+        raise ValidatorError(f"--latency-samples must be at least 1, got {latency_samples}")
+    check_metrics(metrics, chosen)
+    ks = parse_ks(k)
+    if not output.parent.is_dir():
+        raise ValidatorError(f"cannot write {output}: folder {output.parent} does not exist")
+    if aws_profile:
+        os.environ["AWS_PROFILE"] = aws_profile
+    if region:
+        os.environ["AWS_REGION"] = region
+    cases = load_cases(test_queries, ground_truth, test_data)
+    needs = sorted({n for a in chosen if not (a == "ner" and model_path) for n in NEEDS[a]})
+    registry = bootstrapped_registry(home, needs)
+    out = Console(soft_wrap=True)
+    with out.status("Evaluating") as status:
+        report = run_full_evaluation(cases, chosen, metrics, ks, Options(registry=registry, model_path=model_path,
+                                     aws_profile=aws_profile, region=region, model_id=model_id),
+                                     latency_samples, progress=lambda a: status.update(f"Evaluating the {a} agent"))
+    report["generated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report["dataset"] = {"test_queries": str(test_queries) if test_queries else None,
+                         "ground_truth": str(ground_truth) if ground_truth else None,
+                         "test_data": str(test_data) if test_data else None}
+    report["registry"] = str(registry.location)
+    html_path = output.with_suffix(".html")
+    try:
+        report["html_report"] = str(write_html(report, html_path))
+        output.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:
+        raise ValidatorError(f"cannot write {output} / {html_path}: {exc.strerror}") from None
+    params = {"agents": chosen, "metrics": metrics, "k": ks, "home": str(home or ""), "registry": str(registry.location),
+              "model_path": str(model_path or ""), "aws_profile": aws_profile or "", "model_id": model_id or "",
+              "latency_samples": latency_samples, **report["dataset"]}
+    run = write_run_record(output.resolve().parent, "full-evaluation", params, [test_queries, ground_truth, test_data],
+                           {"queries": report["queries"], "agents": {
+                               name: ({"status": part["status"], "metrics": part["metrics"],
+                                       "by_script": {s: v["metrics"] for s, v in part["by_script"].items()},
+                                       "ece": part["calibration"]["ece"] if part["calibration"] else None}
+                                      if part["status"] == "evaluated" else {"status": part["status"], "reason": part["reason"]})
+                               for name, part in report["agents"].items()}})
+    print_full_summary(report, out)
+    out.print(f"Wrote {output} and {html_path}; run record in {run}")
+
+
+def print_full_summary(report: dict[str, Any], out: Console) -> None:
+    table = Table(title=f"Full evaluation on {report['queries']} queries")
+    for column in ("agent", "status", "brand acc.", "category acc.", "F1", "ECE", "p50 ms", "p95 ms"):
+        table.add_column(column, justify="left" if column in ("agent", "status") else "right", no_wrap=True)
+    fmt = lambda v: "—" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
+    for row in report["summary"]:
+        table.add_row(row["agent"], row["status"], *(fmt(row.get(k)) for k in (
+            "brand_accuracy", "category_accuracy", "f1", "ece", "latency_p50_ms", "latency_p95_ms")))
+    out.print(table)
+    for row in report["summary"]:
+        if row["status"] != "evaluated":
+            out.print(f"{row['agent']} skipped: {escape(row['reason'])}", highlight=False)
+
+
 NEEDS = {"rag": ("embedding", "rag"), "ner": ("ner",), "hybrid": ("ner", "embedding", "rag"), "llm": ()}
 """The registry entries each agent type loads."""
 
 
-def _registry(home: Path | None, needs: Sequence[str]):
+def bootstrapped_registry(home: Path | None, needs: Sequence[str]):
+    """The registry of the home, checked to hold the models `needs` lists (bootstrapped), or ValidatorError."""
     from inference.config.model_registry import ModelRegistry, RegistryError
 
     if home and not home.is_dir():
@@ -524,4 +636,9 @@ def _registry(home: Path | None, needs: Sequence[str]):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    # Run the package module, not this file's second copy `__main__`: tests/accuracy/full_evaluation.py imports
+    # `tests.accuracy.accuracy_validator`, and its errors must be the classes this command catches.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: `tests` is not installed
+    from tests.accuracy.accuracy_validator import app as _app
+
+    sys.exit(_app())

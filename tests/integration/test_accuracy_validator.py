@@ -165,7 +165,8 @@ def test_rag_command_as_printed(home_copy, files, tmp_path):
     (["--agent-type", "ner", "--metrics", "mrr"], ["metric 'mrr' ranks retrieved neighbours", "'ner'"]),
     (["--agent-type", "llm", "--metrics", "accuracy"], ["no LLM to evaluate: give --model-id"]),
     (["--agent-type", "oracle"], ["unknown agent type 'oracle'", "rag, ner, hybrid"]),
-    (["--full-evaluation"], ["--full-evaluation is not implemented yet in this version"]),
+    (["--full-evaluation"], ["--full-evaluation runs every agent in --agents; leave out --agent-type"]),
+    (["--agents", "ner,rag"], ["--agents goes with --full-evaluation"]),
     (["--k", "1,x"], ["--k '1,x'"]),
 ])
 def test_option_errors_exit_2_with_a_message(files, tmp_path, args, fragments):
