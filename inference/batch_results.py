@@ -1,9 +1,14 @@
-"""Catalogue batch results in S3: one part file per Map batch, then one results file in input order.
+"""Catalogue batch files in S3: the checked input, one part file per Map batch, then one results
+file in input order.
 
-The Distributed Map runs batches in any order and keeps only small references in its state, so
-each batch writes `<prefix>parts/<first index>.jsonl` (rows with their `index`), and the merge
-streams the parts, in index order, into `<prefix>results.jsonl`. The merge checks that every
-input index is there exactly once: a batch never loses a row silently.
+Step Functions' JSONL item reader fails the whole run on a line that is not JSON, so the input is
+first copied to `<prefix>checked.jsonl`: one JSON object per input line, in order, each unreadable
+line (invalid UTF-8, empty, malformed JSON, not an object: `inference.records`' rules) replaced by
+an `{"_error": "s3://bucket/key line 7: malformed JSON: ..."}` marker that becomes that line's
+error row. The Distributed Map runs batches in any order and keeps only small references in its
+state, so each batch writes `<prefix>parts/<first index>.jsonl` (rows with their `index`), and the
+merge streams the parts, in index order, into `<prefix>results.jsonl`, checking that every line
+of the input is there exactly once: a batch never loses a row silently.
 """
 
 from __future__ import annotations
@@ -14,13 +19,73 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from inference.aws import client
-from inference.records import write_jsonl
+from inference.records import iter_json_objects, write_jsonl
 
 INDEX_DIGITS = 10  # zero padding: part names sort in index order
+UNREADABLE = "_error"  # the one key of a checked-copy line that stands for an unreadable input line
+MAX_RECORD_BYTES = 64 * 1024  # a Map item (and a batch of them) must stay well under 256 KiB
+CHUNK_BYTES = 1024 * 1024
 
 
 class MissingRows(RuntimeError):
     """The parts do not hold every input index exactly once."""
+
+
+class MissingInput(ValueError):
+    """The catalogue named in the execution input is not in S3."""
+
+
+def checked_key(output_prefix: str) -> str:
+    return f"{output_prefix}checked.jsonl"
+
+
+def check_catalogue(bucket: str, key: str, output_prefix: str) -> dict[str, Any]:
+    """Copy s3://bucket/key to `<output_prefix>checked.jsonl`, streaming: one JSON object line per
+    input line, unreadable lines (and records over MAX_RECORD_BYTES) as `{"_error": ...}` markers
+    naming the file and line. Returns {"checked_key", "rows", "unreadable"}."""
+    source = f"s3://{bucket}/{key}"
+    unreadable = 0
+
+    def checked() -> Iterator[dict[str, Any]]:
+        nonlocal unreadable
+        for number, obj, problem in iter_json_objects(_lines(bucket, key)):
+            size = len(json.dumps(obj, ensure_ascii=False).encode()) if obj is not None else 0
+            if problem is None and size > MAX_RECORD_BYTES:
+                problem = f"the record is {size} bytes of JSON; the limit is {MAX_RECORD_BYTES}"
+            if problem is not None:
+                unreadable += 1
+                yield {UNREADABLE: f"{source} line {number}: {problem}"}
+            else:
+                yield obj
+
+    target = checked_key(output_prefix)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "checked.jsonl"
+        rows = write_jsonl(checked(), path)
+        client("s3").upload_file(str(path), bucket, target)
+    return {"checked_key": target, "rows": rows, "unreadable": unreadable}
+
+
+def unreadable_line(record: Any) -> str | None:
+    """The problem a checked-copy marker carries (it names the file and line), else None."""
+    if isinstance(record, dict) and set(record) == {UNREADABLE} and isinstance(record[UNREADABLE], str):
+        return record[UNREADABLE]
+    return None
+
+
+def _lines(bucket: str, key: str) -> Iterator[bytes]:
+    """The object's lines, split on "\\n" only (as a file opened "rb" splits them), read in chunks."""
+    s3 = client("s3")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except s3.exceptions.NoSuchKey:
+        raise MissingInput(f"s3://{bucket}/{key}: no such object (the execution input's bucket and key)") from None
+    pending = b""
+    for chunk in body.iter_chunks(CHUNK_BYTES):
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
 
 
 def parts_prefix(output_prefix: str) -> str:

@@ -14,7 +14,8 @@ from typing import Any, Sequence
 
 from inference.agents.base import StageAnswer, StageUnavailable
 from inference.agents.hybrid_agent import HybridAgent
-from inference.records import Record, parse_record
+from inference.batch_results import unreadable_line
+from inference.records import Record, RecordError, parse_record
 
 STATE_KEYS = ("id", "name", "text", "answers", "raw", "skipped", "decided", "result")
 
@@ -90,7 +91,8 @@ def finish(agent: HybridAgent, state: dict[str, Any]) -> dict[str, Any]:
 
 def predict_items(agent: HybridAgent, items: Sequence[Any], source: str) -> list[dict[str, Any]]:
     """One row per Map item {"index", "record"}, in order, each with its `index`: the hybrid's
-    result, or an error row "<source> item <index>: <problem>"."""
+    result, or an error row "<source> line <index + 1>: <problem>" (the Map reads the checked
+    copy, one line per input line; an unreadable line's marker already names its line)."""
     if not isinstance(items, (list, tuple)):
         raise InvalidEvent(f"Items must be a list of {{'index', 'record'}} objects, got {type(items).__name__}")
     for position, item in enumerate(items):
@@ -99,8 +101,8 @@ def predict_items(agent: HybridAgent, items: Sequence[Any], source: str) -> list
         index = item.get("index")
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise InvalidEvent(f"Items[{position}] has index {index!r}; expected a whole number >= 0 ($$.Map.Item.Index)")
-    wheres = [f"{source} item {item['index']}" for item in items]
-    records = [parse_record(item["record"], where) for item, where in zip(items, wheres)]
+    wheres = [f"{source} line {item['index'] + 1}" for item in items]
+    records = [_item_record(item["record"], where) for item, where in zip(items, wheres)]
     rows = agent.predict_batch(records)
     out = []
     for item, where, record, row in zip(items, wheres, records, rows):
@@ -108,6 +110,11 @@ def predict_items(agent: HybridAgent, items: Sequence[Any], source: str) -> list
             row = {**row, "error": f"{where}: {row['error']}"}
         out.append({"index": item["index"], **row})
     return out
+
+
+def _item_record(value: Any, where: str) -> Record | RecordError:
+    problem = unreadable_line(value)
+    return RecordError(0, problem) if problem is not None else parse_record(value, where)
 
 
 def describe_stage_error(error: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 TSV_SUFFIXES = {".tsv", ".txt"}
@@ -77,7 +77,7 @@ def _from_mapping(obj: dict[str, Any], line: int | None, require_brand: bool) ->
                   id=None if record_id is None else str(record_id), line=line, extra=extra)
 
 
-def _decode_lines(handle: IO[bytes]) -> Iterator[tuple[int, str | None, str | None]]:
+def _decode_lines(handle: Iterable[bytes]) -> Iterator[tuple[int, str | None, str | None]]:
     """(line number, text, problem) for each line; the problem is bad UTF-8 or an empty line."""
     for number, raw in enumerate(handle, start=1):
         raw = raw.rstrip(b"\r\n")
@@ -100,25 +100,35 @@ def iter_records(path: str | Path, require_brand: bool = True) -> Iterator[Recor
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     with path.open("rb") as handle:
-        lines = _decode_lines(handle)
         if suffix in JSONL_SUFFIXES:
-            yield from _jsonl(path, lines, require_brand)
+            yield from _jsonl(path, handle, require_brand)
         else:
-            yield from _tsv(path, lines, require_brand)
+            yield from _tsv(path, _decode_lines(handle), require_brand)
 
 
-def _jsonl(path: Path, lines: Iterable, require_brand: bool) -> Iterator[Record | RecordError]:
-    for number, text, problem in lines:
+def iter_json_objects(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, JSON object, problem) for each line of JSONL bytes (a file opened "rb", or
+    the lines of a stream): the object, or why the line holds none (invalid UTF-8, empty line,
+    malformed JSON, not an object)."""
+    for number, text, problem in _decode_lines(lines):
         if problem:
-            yield RecordError(number, f"{path}:{number}: {problem}")
+            yield number, None, problem
             continue
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield RecordError(number, f"{path}:{number}: malformed JSON: {exc.msg} (column {exc.colno})")
+            yield number, None, f"malformed JSON: {exc.msg} (column {exc.colno})"
             continue
         if not isinstance(obj, dict):
-            yield RecordError(number, f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+            yield number, None, f"expected a JSON object, got {type(obj).__name__}"
+            continue
+        yield number, obj, None
+
+
+def _jsonl(path: Path, handle: Iterable[bytes], require_brand: bool) -> Iterator[Record | RecordError]:
+    for number, obj, problem in iter_json_objects(handle):
+        if problem:
+            yield RecordError(number, f"{path}:{number}: {problem}")
             continue
         try:
             yield _from_mapping(obj, number, require_brand)

@@ -46,6 +46,8 @@ DEFAULT_TRAINING_FILE = "training.jsonl"
 SAGEMAKER_API_ERRORS = ["SageMaker.AmazonSageMakerException"]
 BEDROCK_API_ERRORS = ["Bedrock.ThrottlingException", "Bedrock.ServiceUnavailableException",
                       "Bedrock.InternalServerException"]
+# What the register step reads of GetModelCustomizationJob's answer, as the AWS SDK integration names them.
+CUSTOMIZATION_FIELDS = ("JobArn", "JobName", "Status", "OutputModelArn", "OutputModelName", "BaseModelArn")
 
 
 def ner_training_config(settings: DeploySettings) -> NERTrainingConfig:
@@ -246,11 +248,20 @@ class TrainingStack(Stack):
                 "HyperParameters": hyperparameters,
                 "JobTags": [{"Key": "project", "Value": "multilingual-product-inference"}],
             },
-            "ResultSelector": {"JobArn.$": "$.JobArn", "JobName.$": "$.JobName", "Status.$": "$.Status",
-                               "OutputModelArn.$": "$.OutputModelArn", "BaseModelArn.$": "$.BaseModelArn"},
-            "ResultPath": "$.customization",
+            # The .sync result's shape is not documented; the job is read back below instead.
+            "ResultPath": sfn.JsonPath.DISCARD,
         })
         retry_api_errors(customize, BEDROCK_API_ERRORS)
+        describe = tasks.CallAwsService(
+            self, "DescribeCustomization", service="bedrock", action="getModelCustomizationJob",
+            iam_action="bedrock:GetModelCustomizationJob",
+            iam_resources=[self._bedrock_arn("model-customization-job", "*")],
+            parameters={"JobIdentifier": sfn.JsonPath.string_at("$.job_name")},  # a job name or ARN
+            # AWS SDK integrations answer in PascalCase (Bedrock's own JSON is camelCase: jobArn, outputModelArn).
+            result_selector={field: sfn.JsonPath.string_at(f"$.{field}") for field in CUSTOMIZATION_FIELDS},
+            result_path="$.customization",
+            comment="The finished job (GetModelCustomizationJob): its custom model ARN, job ARN and base model")
+        retry_api_errors(describe, BEDROCK_API_ERRORS)
         register_task = registration(
             self, "RegisterNovaModel", register, model_type="llm", name_path="$.custom_model_name",
             artifact_path="$.customization.OutputModelArn", job=sfn.JsonPath.object_at("$.customization"),
@@ -259,7 +270,8 @@ class TrainingStack(Stack):
                     "custom_model_name": sfn.JsonPath.string_at("$$.Execution.Name")}
         machine = ObservedStateMachine(
             self, NOVA_FINE_TUNING, name=NOVA_FINE_TUNING,
-            definition=with_defaults(Construct(self, "NovaFineTuningInput"), defaults).next(customize).next(register_task),
+            definition=with_defaults(Construct(self, "NovaFineTuningInput"), defaults).next(customize).next(describe)
+            .next(register_task),
             machine_type=sfn.StateMachineType.STANDARD, timeout=Duration.days(7),
             invoked=[register.function],
             log_retention_days=settings.log_retention_days,

@@ -17,6 +17,22 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
 
 
+_PROCESS_WIDE = ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "PRODUCT_INFERENCE_HOME")
+
+
+@pytest.fixture(autouse=True)
+def restore_process_environment():
+    """The manual's commands run in process set AWS_PROFILE/AWS_REGION (their --aws-profile and
+    --region flags, as they would in a shell); put them back so no later test inherits them."""
+    saved = {name: os.environ.get(name) for name in _PROCESS_WIDE}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "home"
@@ -36,41 +52,13 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory):
     """A real `moto_server` on loopback for the session: AWS calls that cross a subprocess."""
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    from tests.manual.local_aws import moto_server  # the manual runner starts its own the same way
 
-    port = _free_port()
-    server = Path(sys.executable).with_name("moto_server")
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}")
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -34,7 +34,9 @@ def powertools_environment(settings: DeploySettings) -> dict[str, str]:
 class PipelineFunction(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, module: str, code: lambda_.Code,
                  settings: DeploySettings, environment: Mapping[str, str], timeout: Duration,
-                 description: str, vpc_config: VpcPlacement | None = None, memory_mb: int | None = None) -> None:
+                 description: str, vpc_config: VpcPlacement | None = None, memory_mb: int | None = None,
+                 tmp_mb: int | None = None) -> None:
+        """`tmp_mb`: /tmp space beyond Lambda's default 512 MB, for a task that stages whole files there."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=retention(settings.log_retention_days),
                                        removal_policy=RemovalPolicy.DESTROY)
@@ -52,6 +54,7 @@ class PipelineFunction(Construct):
             log_group=self.log_group,
             timeout=timeout,
             memory_size=memory_mb or settings.lambda_memory_mb,
+            ephemeral_storage_size=Size.mebibytes(tmp_mb) if tmp_mb else None,
             tracing=lambda_.Tracing.ACTIVE,
             environment={**powertools_environment(settings), **environment},
             vpc=vpc_config.vpc if vpc_config else None,

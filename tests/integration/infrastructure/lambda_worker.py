@@ -3,9 +3,13 @@
 {"error": {"type", "message"}}), in one process, so the local agent (models, Milvus Lite) loads once.
 
 A "module" of the form `service:<integration>` is a Step Functions service integration instead,
-answered by the AWS API behind AWS_ENDPOINT_URL (moto): `service:sagemaker:createTrainingJob.sync`
-creates the training job with the Task's parameters and returns its description, as the `.sync`
-integration does once the job has finished.
+answered by the AWS API behind AWS_ENDPOINT_URL (moto), the parameters going through botocore's
+validation: `service:sagemaker:createTrainingJob.sync` creates the training job and returns its
+description, as the `.sync` integration does once the job has finished; the Bedrock ones turn the
+Task's PascalCase parameters into the API's camelCase members and the answer back into PascalCase,
+as Step Functions does (GetModelCustomizationJob's `outputModelArn` is `OutputModelArn` in the
+state). `reader:s3:getObject:JSONL` is the Distributed Map's JSONL ItemReader: the object's lines
+as items, failing (as the reader fails the run) on a line that is not JSON.
 
 Bedrock Converse has no local stand-in (moto lacks it), so the LLM stage's client is wrapped in a
 botocore Stubber that answers per product name, as the plan's LLM_SCRIPT says: {"<name>": {"answer":
@@ -25,6 +29,7 @@ protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
 os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 sys.stdout = sys.stderr
 
+from botocore import xform_name  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
 
 from inference.agent_factory import get_agent  # noqa: E402
@@ -68,7 +73,70 @@ def create_training_job_sync(parameters: dict) -> dict:
     return json.loads(json.dumps(description, default=str))
 
 
-SERVICE_INTEGRATIONS = {"service:sagemaker:createTrainingJob.sync": create_training_job_sync}
+def to_api(shape, value):
+    """Step Functions' PascalCase parameters as the API's members (structures only; map keys stay)."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = {name[0].upper() + name[1:]: (name, member) for name, member in shape.members.items()}
+        return {members.get(key, (key, None))[0]: to_api(members.get(key, (key, None))[1], item)
+                for key, item in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [to_api(shape.member, item) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: to_api(shape.value, item) for key, item in value.items()}
+    return value
+
+
+def to_states(shape, value):
+    """An API answer as Step Functions hands it to the state: structure members in PascalCase."""
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {name[0].upper() + name[1:]: to_states(shape.members[name], item)
+                for name, item in value.items() if name in shape.members}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [to_states(shape.member, item) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: to_states(shape.value, item) for key, item in value.items()}
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def bedrock_call(operation: str, parameters: dict) -> dict:
+    from inference.aws import client
+
+    bedrock = client("bedrock")
+    model = bedrock.meta.service_model.operation_model(operation)
+    answer = getattr(bedrock, xform_name(operation))(**to_api(model.input_shape, parameters))
+    return to_states(model.output_shape, answer)
+
+
+def create_model_customization_job_sync(parameters: dict) -> dict:
+    bedrock_call("CreateModelCustomizationJob", parameters)
+    return bedrock_call("GetModelCustomizationJob", {"JobIdentifier": parameters["JobName"]})
+
+
+def read_jsonl_items(parameters: dict) -> list:
+    from inference.aws import client
+
+    body = client("s3").get_object(Bucket=parameters["Bucket"], Key=parameters["Key"])["Body"].read().decode("utf-8")
+    lines = body.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    items = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"States.ItemReaderFailed: line {number} of s3://{parameters['Bucket']}/"
+                             f"{parameters['Key']} is not JSON ({exc.msg})") from None
+    return items
+
+
+SERVICE_INTEGRATIONS = {
+    "service:sagemaker:createTrainingJob.sync": create_training_job_sync,
+    "service:bedrock:createModelCustomizationJob.sync": create_model_customization_job_sync,
+    "service:aws-sdk:bedrock:getModelCustomizationJob": lambda p: bedrock_call("GetModelCustomizationJob", p),
+    "reader:s3:getObject:JSONL": read_jsonl_items,
+}
 
 
 def call(target: str, event):

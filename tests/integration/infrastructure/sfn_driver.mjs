@@ -7,13 +7,14 @@
 //   "worker": {"command": [python, lambda_worker.py], "env": {...}},
 //   "handlers": {"<Task state name>": "lambdas.<module>"},
 //   "runs": [{"kind": "machine", "definition": ASL, "input": ..., "context": {...}?}
-//            | {"kind": "catalogue", "definition": ASL, "input": ..., "items": [...], "execution": name}]
+//            | {"kind": "catalogue", "definition": ASL, "input": ..., "execution": name}]
 // }
 // "catalogue" plays a Distributed Map with an ItemReader and ItemBatcher, which aws-local-stepfunctions
-// 3.0 does not run: the caller gives the items the ItemReader would read; the driver batches them by the
-// definition's MaxItemsPerBatch, builds each item and BatchInput by evaluating the definition's own
-// ItemSelector and BatchInput (a Pass state run by aws-local-stepfunctions with the Map's context object),
-// runs the definition's ItemProcessor on each batch, then the states after the Map.
+// 3.0 does not run: it runs the states before the Map, has the worker read the object the definition's
+// ItemReader names ("reader:s3:getObject:JSONL", the JSONL reader), batches the items by the definition's
+// MaxItemsPerBatch, builds each item and BatchInput by evaluating the definition's own ItemSelector and
+// BatchInput (a Pass state run by aws-local-stepfunctions with the Map's context object), runs the
+// definition's ItemProcessor on each batch, then the states after the Map.
 // Each result: {"output"} or {"error": {"name", "message"}}, plus "events" (state name, event type).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -82,30 +83,52 @@ async function evaluate(parameters, input, context) {
   return (await execute(pass, input, context)).output;
 }
 
+// The part of a definition that runs from `start`: aws-local-stepfunctions refuses unreachable states.
+function from(states, start) {
+  const kept = {};
+  const visit = (name) => {
+    if (!name || kept[name]) return;
+    kept[name] = states[name];
+    const state = states[name];
+    [state.Next, state.Default, ...(state.Choices || []).map((c) => c.Next), ...(state.Catch || []).map((c) => c.Next)]
+      .forEach(visit);
+  };
+  visit(start);
+  return { StartAt: start, States: kept };
+}
+
 async function catalogue(run) {
   const [mapName, map] = Object.entries(run.definition.States).find(([, s]) => s.Type === 'Map' && s.ItemReader);
   const size = map.ItemBatcher.MaxItemsPerBatch;
   const executionContext = { Execution: { Name: run.execution, Input: run.input } };
-  const batchInput = await evaluate(map.ItemBatcher.BatchInput, run.input, executionContext);
+  // The states before the Map (the Map itself as a Pass that ends there): their output is the Map's input.
+  const head = await execute(from({ ...run.definition.States, [mapName]: { Type: 'Pass', End: true } },
+    run.definition.StartAt), run.input, executionContext);
+  if (head.error) return { ...head, batches: [] };
+  const mapInput = head.output;
+  const location = await evaluate(map.ItemReader.Parameters, mapInput, executionContext);
+  const read = await invoke(`reader:${map.ItemReader.Resource.split(':::')[1]}:${map.ItemReader.ReaderConfig.InputType}`,
+    location);
+  if (read.error) return { error: { name: 'States.ItemReaderFailed', message: read.error.message }, events: head.events, batches: [] };
+  const records = read.result;
+  const batchInput = await evaluate(map.ItemBatcher.BatchInput, mapInput, executionContext);
   const batches = [];
-  for (let first = 0; first < run.items.length; first += size) {
+  for (let first = 0; first < records.length; first += size) {
     const items = [];
-    for (let index = first; index < Math.min(first + size, run.items.length); index++) {
-      items.push(await evaluate(map.ItemSelector, run.input, {
-        ...executionContext, Map: { Item: { Index: index, Value: run.items[index] } },
+    for (let index = first; index < Math.min(first + size, records.length); index++) {
+      items.push(await evaluate(map.ItemSelector, mapInput, {
+        ...executionContext, Map: { Item: { Index: index, Value: records[index] } },
       }));
     }
     const processor = { StartAt: map.ItemProcessor.StartAt, States: map.ItemProcessor.States };
     const result = await execute(processor, { Items: items, BatchInput: batchInput }, executionContext);
     batches.push(result);
-    if (result.error) return { error: result.error, events: [], batches };
+    if (result.error) return { error: result.error, events: head.events, batches };
   }
   // ResultPath of the Map decides what the next state sees; the CDK app discards the Map's results.
   if (map.ResultPath !== null) return { error: { name: 'Unsupported', message: 'Map ResultPath is not null' } };
-  const rest = { StartAt: map.Next, States: { ...run.definition.States } };
-  delete rest.States[mapName];
-  const after = await execute(rest, run.input, executionContext);
-  return { ...after, batches };
+  const after = await execute(from(run.definition.States, map.Next), mapInput, executionContext);
+  return { ...after, events: [...head.events.filter((e) => e.state !== mapName), ...after.events], mapInput, batches };
 }
 
 const results = [];

@@ -6,11 +6,13 @@ from __future__ import annotations
 from aws_cdk.assertions import Match
 
 from inference.monitoring import metric_names
-from tests.integration.infrastructure.cdk_helpers import resources, statements_of_role, task_states
+from stacks.constructs.sagemaker_endpoint import serving_environment
+from tests.integration.infrastructure.cdk_helpers import as_list, resources, statements_of_role, task_states
 from tests.integration.infrastructure.conftest import VARIANT
 
 HANDLERS = {"lambdas.ner_stage.handler", "lambdas.rag_stage.handler", "lambdas.llm_stage.handler",
-            "lambdas.finalize.handler", "lambdas.batch_predict.handler", "lambdas.merge_results.handler"}
+            "lambdas.finalize.handler", "lambdas.check_catalogue.handler", "lambdas.batch_predict.handler",
+            "lambdas.merge_results.handler"}
 CONTRACT_ENV = {"MODEL_REGISTRY_URI", "DATA_BUCKET", "MILVUS_SECRET_NAME", "NER_ENDPOINT_NAME",
                 "EMBEDDING_ENDPOINT_NAME", "LLM_MODEL_ID", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
                 "LOG_LEVEL"}
@@ -146,12 +148,24 @@ def test_catalogue_batch_is_standard_logged_all_and_traced(synth):
         "TracingConfiguration": {"Enabled": True}})
 
 
+def test_catalogue_is_checked_before_the_map_reads_it(synth):
+    asl = synth.state_machine_asl("Inference", "CatalogueBatch")
+    check = asl["States"][asl["StartAt"]]
+    assert synth.handler_of_function_arn("Inference", check["Resource"]) == "lambdas.check_catalogue"
+    assert check["Parameters"] == {"bucket.$": "$.bucket", "key.$": "$.key", "output_prefix.$": "$.output_prefix"}
+    assert check["ResultPath"] == "$.checked"
+    map_name, state = catalogue_map(synth)
+    assert check["Next"] == map_name
+    # the Map reads the checked copy, never the raw catalogue, whose bad lines would fail the reader
+    assert state["ItemReader"]["Parameters"] == {"Bucket.$": "$.bucket", "Key.$": "$.checked.checked_key"}
+
+
 def test_catalogue_map_reads_jsonl_from_s3_in_batches_from_context(synth, variant):
     _, state = catalogue_map(synth)
     assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert state["ItemReader"] == {"Resource": "arn:aws:states:::s3:getObject",
                                    "ReaderConfig": {"InputType": "JSONL"},
-                                   "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"}}
+                                   "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.checked.checked_key"}}
     assert state["ItemBatcher"]["MaxItemsPerBatch"] == synth.context["batch_size"] == 20
     assert catalogue_map(variant)[1]["ItemBatcher"]["MaxItemsPerBatch"] == 7
     assert state["ItemBatcher"]["BatchInput"] == {"bucket.$": "$.bucket", "key.$": "$.key",
@@ -167,7 +181,9 @@ def test_catalogue_passes_only_references_between_states(synth):
     assert state["ResultPath"] is None  # batch summaries stay out of the state: the parts are in S3
     merge = states[state["Next"]]
     assert synth.handler_of_function_arn("Inference", merge["Resource"]) == "lambdas.merge_results"
-    assert merge["Parameters"] == {"bucket.$": "$.bucket", "output_prefix.$": "$.output_prefix"}
+    # the merge expects one row per input line, as the check counted them
+    assert merge["Parameters"] == {"bucket.$": "$.bucket", "output_prefix.$": "$.output_prefix",
+                                   "expected_rows.$": "$.checked.rows"}
     predict = state["ItemProcessor"]["States"][state["ItemProcessor"]["StartAt"]]
     assert synth.handler_of_function_arn("Inference", predict["Resource"]) == "lambdas.batch_predict"
 
@@ -176,8 +192,27 @@ def test_catalogue_state_machine_reads_only_the_data_bucket(synth):
     template = synth.template_json("Inference")
     role = next(p["RoleArn"]["Fn::GetAtt"][0] for _, p in resources(template, "AWS::StepFunctions::StateMachine")
                 if p["StateMachineName"] == "CatalogueBatch")
-    reads = actions_on(statements_of_role(template, role))["s3:GetObject"]
+    actions = actions_on(statements_of_role(template, role))
+    reads = actions["s3:GetObject"]
     assert len(reads) == 1 and "product-inference-data-" in str(reads[0])
+    assert "s3:PutObject" not in actions
+
+
+def test_check_function_reads_and_writes_only_the_data_bucket(synth):
+    template = synth.template_json("Inference")
+    actions = actions_on(statements_of_role(template, role_of(synth, "lambdas.check_catalogue.handler")))
+    for action in ("s3:GetObject", "s3:PutObject"):
+        assert len(actions[action]) == 1 and "product-inference-data-" in str(actions[action][0]), action
+    # nothing of the pipeline: no registry, endpoint, secret or model
+    assert not {"sagemaker:InvokeEndpoint", "secretsmanager:GetSecretValue", "bedrock:InvokeModel"} & set(actions)
+    assert all(not a.endswith("*") for a in actions), actions
+
+
+def test_check_and_merge_have_room_to_stage_a_whole_catalogue(synth):
+    found = functions(synth)
+    for handler in ("lambdas.check_catalogue.handler", "lambdas.merge_results.handler"):
+        assert found[handler]["EphemeralStorage"]["Size"] >= 4096, handler
+    assert "EphemeralStorage" not in found["lambdas.ner_stage.handler"]
 
 
 # -- endpoints -------------------------------------------------------------------------------------
@@ -190,14 +225,17 @@ def test_no_endpoints_until_deploy_endpoints(synth):
 def test_endpoints_from_context_when_deployed(variant):
     template = variant.template("Inference")
     template.resource_count_is("AWS::SageMaker::Endpoint", 2)
-    for prefix, entry in (("ner", "serve_ner.py"), ("embedding", "serve_embeddings.py")):
+    for prefix, entry in (("ner", "serve_ner"), ("embedding", "serve_embeddings")):
         template.has_resource_properties("AWS::SageMaker::Endpoint",
                                          {"EndpointName": variant.context[f"{prefix}_endpoint_name"]})
         template.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({
             "Image": variant.context[f"{prefix}_inference_image"],
             "ModelDataUrl": Match.object_like({"Fn::Join": ["", Match.array_with([
                 Match.string_like_regexp(f"/{variant.context[f'{prefix}_model_data_key']}$")])]}),
-            "Environment": Match.object_like({"SAGEMAKER_PROGRAM": f"sagemaker_jobs/{entry}"})}),
+            # the toolkit imports this module from model.tar.gz's code/ (tests/integration/lambdas/test_sagemaker_jobs.py)
+            "Environment": {"SAGEMAKER_PROGRAM": f"sagemaker_jobs.{entry}",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                            "SAGEMAKER_REGION": "us-east-1", "SAGEMAKER_CONTAINER_LOG_LEVEL": "20"}}),
             "VpcConfig": {"SecurityGroupIds": VARIANT["vpc"]["security_group_ids"],
                           "Subnets": VARIANT["vpc"]["subnet_ids"]}})
         template.has_resource_properties("AWS::SageMaker::EndpointConfig", {
@@ -209,3 +247,19 @@ def test_functions_join_the_vpc_when_one_is_configured(variant):
     for _, props in resources(variant.template_json("Inference"), "AWS::Lambda::Function"):
         assert props["VpcConfig"]["SubnetIds"] == VARIANT["vpc"]["subnet_ids"]
         assert props["VpcConfig"]["SecurityGroupIds"] == VARIANT["vpc"]["security_group_ids"]
+
+
+def test_serving_program_is_never_the_toolkits_default_inference_module():
+    """The toolkit's default program `inference.py` would import the project's `inference` package."""
+    for entry in ("serve_ner.py", "serve_embeddings.py"):
+        program = serving_environment(entry, "us-east-1")["SAGEMAKER_PROGRAM"]
+        assert program.split(".")[0] != "inference" and not program.endswith(".py"), program
+
+
+def test_endpoint_role_reads_only_the_serving_archives(variant):
+    template = variant.template_json("Inference")
+    role = next(p["ExecutionRoleArn"]["Fn::GetAtt"][0] for _, p in resources(template, "AWS::SageMaker::Model"))
+    reads = [str(r) for found in actions_on(statements_of_role(template, role))["s3:GetObject"] for r in as_list(found)]
+    assert len(reads) == 2 and all("product-inference-artifacts-" in r for r in reads)
+    assert any(variant.context["ner_model_data_key"] in r for r in reads)
+    assert any(variant.context["embedding_model_data_key"] in r for r in reads)

@@ -62,7 +62,8 @@ def test_failed_executions_of_every_state_machine(synth):
 def test_errors_and_throttles_of_every_function(synth):
     for metric in ("Errors", "Throttles"):
         found = [a for a in alarms(synth) if a.get("MetricName") == metric and a.get("Namespace") == "AWS/Lambda"]
-        assert len(found) == 7, metric  # six pipeline functions and register_model
+        assert len(found) == 8, metric  # seven pipeline functions (check_catalogue among them) and register_model
+        assert any("check_catalogue" in a["AlarmDescription"] for a in found), metric
 
 
 def test_endpoint_alarms_only_with_endpoints(synth, variant):

@@ -58,10 +58,29 @@ def test_nova_fine_tuning_waits_for_the_bedrock_job_and_registers(synth):
     assert params["CustomizationType"] == "FINE_TUNING"
     assert params["HyperParameters"] == map_hyperparameters(synth.context["nova_hyperparameters"])[0]
     assert "/fine-tuning/{}/" in params["OutputDataConfig"]["S3Uri.$"]
-    register = states[job["Next"]]
+    assert job["ResultPath"] is None  # the .sync result's shape is undocumented: nothing is read from it
+    describe = states[job["Next"]]
+    assert describe["Resource"] == "arn:aws:states:::aws-sdk:bedrock:getModelCustomizationJob"
+    assert describe["Parameters"] == {"JobIdentifier.$": "$.job_name"}
+    # AWS SDK integrations answer in PascalCase: GetModelCustomizationJob's jobArn is JobArn there.
+    assert describe["ResultSelector"] == {f"{f}.$": f"$.{f}" for f in ("JobArn", "JobName", "Status", "OutputModelArn",
+                                                                       "OutputModelName", "BaseModelArn")}
+    assert describe["ResultPath"] == "$.customization"
+    register = states[describe["Next"]]
     assert synth.handler_of_function_arn("Training", register["Resource"]) == "lambdas.register_model"
     assert register["Parameters"]["model_type"] == "llm"
     assert register["Parameters"]["artifact.$"] == "$.customization.OutputModelArn"
+    assert register["Parameters"]["job.$"] == "$.customization"
+
+
+def test_nova_state_machine_may_read_and_stop_customization_jobs_only(synth):
+    template = synth.template_json("Training")
+    role = next(p["RoleArn"]["Fn::GetAtt"][0] for _, p in resources(template, "AWS::StepFunctions::StateMachine")
+                if p["StateMachineName"] == "NovaFineTuning")
+    for statement in statements_of_role(template, role):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if "bedrock:GetModelCustomizationJob" in actions:
+            assert "model-customization-job/*" in json.dumps(statement["Resource"]), statement
 
 
 def test_every_training_task_retries_with_backoff(synth):

@@ -1,5 +1,6 @@
-"""The catalogue batch tasks: batch_predict over Map item batches (real local pipeline) writing part
-files to S3 (moto), merge_results putting them back in input order and refusing to lose a row."""
+"""The catalogue batch tasks: check_catalogue copying the input with its unreadable lines marked,
+batch_predict over Map item batches (real local pipeline) writing part files to S3 (moto),
+merge_results putting them back in input order and refusing to lose a row."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from inference import batch_results
 from inference.batch_results import MissingRows
 from inference.pipeline_steps import InvalidEvent
 from inference.records import parse_record
-from lambdas import batch_predict, merge_results
+from lambdas import batch_predict, check_catalogue, merge_results
 from tests.conftest import SAMPLE
 from tests.integration.lambdas.conftest import metric_values, without_latency
 
@@ -62,7 +64,7 @@ def test_a_batch_writes_one_row_per_item_with_bad_records_as_error_rows(agent, s
     local = agent.predict_batch([parse_record(r, "x") for r in records])
     for i, (row, expected) in enumerate(zip(rows, local)):
         if i in BAD:
-            assert row["error"] == f"s3://{BUCKET}/{KEY} item {i}: {PROBLEMS[i]}" and set(row) == {"index", "id", "name", "error"}
+            assert row["error"] == f"s3://{BUCKET}/{KEY} line {i + 1}: {PROBLEMS[i]}" and set(row) == {"index", "id", "name", "error"}
         else:
             assert "error" not in row and row["id"] == records[i]["id"] and row["name"] == records[i]["name"]
             assert without_latency({k: v for k, v in row.items() if k != "index"}) == without_latency(expected)
@@ -129,3 +131,96 @@ def test_merge_refuses_a_malformed_event(s3):
         merge_results.handler({"bucket": BUCKET, "output_prefix": PREFIX, "parts": [{"Error": "States.TaskFailed"}]}, None)
     with pytest.raises(InvalidEvent, match="output_prefix ending in '/'"):
         merge_results.handler({"bucket": BUCKET}, None)
+
+
+# -- the checked copy ----------------------------------------------------------------------------
+RAW = [  # (line bytes, what the checked copy holds: the object, or the marker's problem)
+    (b"\xef\xbb\xbf" + json.dumps({"id": "a", "name": "COLGATE Total 150g"}).encode(), {"id": "a", "name": "COLGATE Total 150g"}),
+    (json.dumps({"id": "b", "name": "มาม่า รสต้มยำกุ้ง", "extra": [1, 2]}, ensure_ascii=False).encode() + b"\r",
+     {"id": "b", "name": "มาม่า รสต้มยำกุ้ง", "extra": [1, 2]}),
+    (b'{"id": "c", "name": "Lay\\u0027s 75g"', "malformed JSON: Expecting ',' delimiter (column 37)"),
+    (b"   ", "empty line"),
+    (b'"just a string"', "expected a JSON object, got str"),
+    (b'{"id": "d", "name": "caf\xe9"}', "invalid UTF-8 at byte 24"),
+    (b'{"id": "e"}', {"id": "e"}),  # a bad record, but an object: batch_predict names its problem
+    (b'{"id": "f", "name": "' + b"x" * 70000 + b'"}',
+     f"the record is {len(json.dumps({'id': 'f', 'name': 'x' * 70000}))} bytes of JSON; the limit is 65536"),
+    (b'{"id": "g", "name": "Sony WH-1000XM5"}', {"id": "g", "name": "Sony WH-1000XM5"}),  # no final newline
+]
+
+
+def put_raw(s3, lines: list[bytes]) -> None:
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"\n".join(lines))
+
+
+@pytest.mark.parametrize("chunk_bytes", [batch_results.CHUNK_BYTES, 7])  # 7: lines split across reads
+def test_check_copies_every_line_as_one_object_marking_the_unreadable_ones(s3, monkeypatch, chunk_bytes):
+    monkeypatch.setattr(batch_results, "CHUNK_BYTES", chunk_bytes)
+    put_raw(s3, [line for line, _ in RAW])
+    result = check_catalogue.handler({"bucket": BUCKET, "key": KEY, "output_prefix": PREFIX}, None)
+    assert result == {"checked_key": f"{PREFIX}checked.jsonl", "rows": len(RAW), "unreadable": 5}
+    checked = read_jsonl(s3, result["checked_key"])
+    assert len(checked) == len(RAW)
+    for number, ((_, expected), found) in enumerate(zip(RAW, checked), start=1):
+        if isinstance(expected, dict):
+            assert found == expected, number
+        else:
+            assert found == {"_error": f"s3://{BUCKET}/{KEY} line {number}: {expected}"}, number
+
+
+def test_check_keeps_a_blank_last_line_as_an_error_row_as_the_local_loader_does(s3, tmp_path):
+    from inference.records import RecordError, iter_records
+
+    body = b'{"id": "a", "name": "x"}\n\n'  # a trailing newline ends line 1; the empty line 2 is a line
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=body)
+    result = check_catalogue.handler({"bucket": BUCKET, "key": KEY, "output_prefix": PREFIX}, None)
+    (tmp_path / "c.jsonl").write_bytes(body)
+    local = list(iter_records(tmp_path / "c.jsonl", require_brand=False))
+    assert result["rows"] == len(local) == 2 and isinstance(local[1], RecordError)
+    assert read_jsonl(s3, result["checked_key"])[1] == {"_error": f"s3://{BUCKET}/{KEY} line 2: empty line"}
+
+
+def test_check_refuses_a_missing_catalogue_and_a_malformed_event(s3):
+    with pytest.raises(InvalidEvent, match=f"s3://{BUCKET}/missing.jsonl: no such object"):
+        check_catalogue.handler({"bucket": BUCKET, "key": "missing.jsonl", "output_prefix": PREFIX}, None)
+    with pytest.raises(InvalidEvent, match="output_prefix ending in '/'"):
+        check_catalogue.handler({"bucket": BUCKET, "key": KEY, "output_prefix": "no-slash"}, None)
+    with pytest.raises(InvalidEvent, match="a bucket, a key"):
+        check_catalogue.handler({"bucket": BUCKET, "output_prefix": PREFIX}, None)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])] == []
+
+
+def map_items(s3, key: str) -> list[dict]:
+    """What the Map's ItemSelector makes of the checked copy's lines: {"index", "record"}."""
+    return [{"index": i, "record": r} for i, r in enumerate(read_jsonl(s3, key))]
+
+
+def test_check_predict_merge_give_one_row_per_input_line_in_order(agent, s3):
+    put_raw(s3, [line for line, _ in RAW])
+    checked = check_catalogue.handler({"bucket": BUCKET, "key": KEY, "output_prefix": PREFIX}, None)
+    items = map_items(s3, checked["checked_key"])
+    batch_input = {"bucket": BUCKET, "output_prefix": PREFIX, "key": KEY}
+    parts = [batch_predict.handler({"Items": items[first:first + 4], "BatchInput": batch_input}, None)
+             for first in (8, 4, 0)]
+    merged = merge_results.handler({"bucket": BUCKET, "output_prefix": PREFIX, "expected_rows": checked["rows"]}, None)
+    assert merged == {"results_key": f"{PREFIX}results.jsonl", "rows": len(RAW), "errors": 6}
+    rows = read_jsonl(s3, merged["results_key"])
+    for number, ((_, expected), row) in enumerate(zip(RAW, rows), start=1):
+        if isinstance(expected, dict) and "name" in expected:
+            assert row["id"] == expected["id"] and "error" not in row, number
+        elif isinstance(expected, dict):
+            assert row["error"] == f"s3://{BUCKET}/{KEY} line {number}: field 'name' is missing", number
+        else:
+            assert row == {"id": None, "name": None, "error": f"s3://{BUCKET}/{KEY} line {number}: {expected}"}, number
+    assert sum(p["rows"] for p in parts) == len(RAW)
+
+
+def test_a_missing_last_batch_is_caught_by_the_checked_row_count(agent, s3):
+    put_raw(s3, [line for line, _ in RAW])
+    checked = check_catalogue.handler({"bucket": BUCKET, "key": KEY, "output_prefix": PREFIX}, None)
+    items = map_items(s3, checked["checked_key"])
+    batch_input = {"bucket": BUCKET, "output_prefix": PREFIX, "key": KEY}
+    for first in (0, 4):  # the batch of lines 9 (index 8) onwards never ran
+        batch_predict.handler({"Items": items[first:first + 4], "BatchInput": batch_input}, None)
+    with pytest.raises(MissingRows, match="rows missing at indices 8; results not written"):
+        merge_results.handler({"bucket": BUCKET, "output_prefix": PREFIX, "expected_rows": checked["rows"]}, None)
