@@ -1,8 +1,10 @@
 """The one AWS session factory: every boto3 client in the project comes from here.
 
-It honours the profile (`--aws-profile` / AWS_PROFILE), the region (default us-east-1) and
-`AWS_ENDPOINT_URL`, which points the clients at a local moto server on a laptop. botocore reads
-AWS_ENDPOINT_URL itself as well; passing it explicitly keeps the rule visible and testable.
+It honours the profile (`--aws-profile` / AWS_PROFILE), the region (default us-east-1) and the
+endpoint variables, in botocore's documented order: `AWS_ENDPOINT_URL_<SERVICE_ID>` (for example
+`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`) for one service, then `AWS_ENDPOINT_URL` for all, then the
+profile's `services` section. On a laptop AWS_ENDPOINT_URL points the clients at a local moto
+server, and a service moto lacks can be pointed at a local stand-in beside it.
 """
 
 from __future__ import annotations
@@ -31,5 +33,19 @@ def get_session(profile: str | None = None, region: str | None = None) -> boto3.
 def client(service: str, profile: str | None = None, region: str | None = None, config: Config | None = None):
     """A boto3 client for `service` through the shared session, endpoint and retry policy."""
     session = get_session(profile, region)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
-    return session.client(service, endpoint_url=endpoint, config=config or _CLIENT_CONFIG)
+    return session.client(service, endpoint_url=endpoint_url(service), config=config or _CLIENT_CONFIG)
+
+
+def endpoint_url(service: str) -> str | None:
+    """AWS_ENDPOINT_URL_<SERVICE_ID> for `service`, else AWS_ENDPOINT_URL, else None (botocore's
+    default endpoint). The service id is botocore's (`bedrock-runtime` -> BEDROCK_RUNTIME,
+    `logs` -> CLOUDWATCH_LOGS), as in botocore's own lookup."""
+    specific = os.environ.get("AWS_ENDPOINT_URL_" + _service_id(service).replace(" ", "_").upper())
+    return specific or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+@lru_cache(maxsize=64)
+def _service_id(service: str) -> str:
+    from botocore.session import get_session as botocore_session
+
+    return str(botocore_session().get_service_model(service).service_id)

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from inference.config.settings import HOME_ENV
+from inference.sample_export import DEFAULT_SEED
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Infer the brand and category of Thai/English product names.")
@@ -171,6 +172,24 @@ def evaluate(test_data: Path = typer.Option(..., "--test-data", help="Labelled J
             _fail(f"cannot write {output}: {exc.strerror}")
         console.print(f"Wrote report to {output}")
     typer.echo(text)
+
+
+@app.command("export-sample")
+def export_sample(directory: Path = typer.Argument(..., help="Folder to write the files into (created if missing)."),
+                  seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the training/validation/test split.")):
+    """Write the sample data in every format the tuning guide's commands read (bootstraps the home if it has no models)."""
+    from inference.records import CatalogError
+    from inference.sample_export import export_sample as run
+
+    try:
+        summary = run(directory, seed=seed, log=lambda m: console.print(m))
+    except (CatalogError, OSError, ValueError) as exc:
+        _fail(str(exc))
+    for name, rows in summary["files"].items():
+        console.print(f"  {directory / name}: {rows} rows")
+    console.print(f"The local home {summary['home']} indexes {summary['index_source']}"
+                  + (" (bootstrapped now)" if summary["bootstrapped"] else ""))
+    typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

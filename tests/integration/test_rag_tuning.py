@@ -129,7 +129,7 @@ def test_fine_tune_embeddings_as_printed_registers_the_model_with_a_reindexed_co
     output = tmp_path / "models" / "embedding_model"
     result = run(TRAIN, "--fine-tune-embeddings", "--base-model", tiny_model, "--training-pairs", pairs,
                  "--epochs", 1, "--batch-size", 16, "--learning-rate", 1e-3, "--aws-profile", "ml-sandbox",
-                 "--region", "us-east-1", "--output", output, home=home)
+                 "--region", "us-east-1", "--local", "--output", output, home=home)
     assert result.returncode == 0, show(result)
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert metrics["training_pairs"] + metrics["heldout_pairs"] == 64 and metrics["registry"]["active"] is True

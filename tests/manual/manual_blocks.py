@@ -28,7 +28,12 @@ class Block:
 
     @property
     def first_line(self) -> str:
-        return next((l.strip() for l in self.code.splitlines() if l.strip() and not l.strip().startswith("#")), "")
+        return first_code_line(self.code)
+
+
+def first_code_line(code: str) -> str:
+    """The first line of a block that is neither blank nor a comment."""
+    return next((l.strip() for l in code.splitlines() if l.strip() and not l.strip().startswith("#")), "")
 
 
 def read_blocks(path: Path = MANUAL) -> list[Block]:
@@ -104,3 +109,20 @@ def attribute_calls(source: str) -> list[tuple[str, str, str]]:
 def script_flags(argv: list[str]) -> tuple[str, list[str]]:
     """For `python path/to/script.py --flag value ...`: the script and its --flags."""
     return argv[1], [a.split("=", 1)[0] for a in argv[2:] if a.startswith("--")]
+
+
+def manual_command(script: str, flag: str | None = None) -> list[str]:
+    """The argument list of the first command in the manual that runs `script` (with `flag`, if given)."""
+    for block in read_blocks():
+        for argv in (shell_commands(block.code) if block.language == "bash" else []):
+            if len(argv) > 1 and argv[1] == script and (flag is None or flag in argv):
+                return argv
+    raise LookupError(f"the manual runs no {script}{f' {flag}' if flag else ''}")
+
+
+def manual_python_block(subsection: str) -> str:
+    """The code of the first Python block under the manual's `### subsection` heading."""
+    for block in read_blocks():
+        if block.language == "python" and block.subsection == subsection:
+            return block.code
+    raise LookupError(f"the manual has no Python block under {subsection!r}")

@@ -18,7 +18,7 @@ from tests.manual.manual_blocks import (MANUAL, ROOT, attribute_calls, imported_
                                         script_flags, shell_commands)
 
 SECTIONS = ("NER Model Tuning", "RAG System Tuning", "LLM Fine-tuning", "Hybrid Agent Optimization",
-            "Confidence Score Calibration")
+            "Confidence Score Calibration", "Performance vs Accuracy Trade-offs", "Evaluation and Validation")
 
 pytestmark = pytest.mark.skipif(not MANUAL.is_file(), reason=f"the manual is not at {MANUAL}")
 

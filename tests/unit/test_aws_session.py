@@ -30,3 +30,14 @@ def test_profile_and_region_come_from_the_named_profile(tmp_path, monkeypatch):
     assert session.get_credentials().access_key == "a"
     assert aws.client("sagemaker", profile="ml-sandbox").meta.region_name == "us-east-1"
     aws.get_session.cache_clear()
+
+
+def test_a_service_specific_endpoint_wins_for_that_service_only(monkeypatch):
+    """A local stand-in for what moto lacks (Bedrock Runtime) beside moto for the rest."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5055")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:6066")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "http://127.0.0.1:7077")
+    assert aws.client("bedrock-runtime").meta.endpoint_url == "http://127.0.0.1:6066"
+    assert aws.client("logs").meta.endpoint_url == "http://127.0.0.1:7077"  # botocore's service id, not the name
+    assert aws.client("bedrock").meta.endpoint_url == "http://127.0.0.1:5055"
+    assert aws.client("s3").meta.endpoint_url == "http://127.0.0.1:5055"

@@ -13,7 +13,8 @@ otherwise here, on the CPU, saving the model folder to `--output` (default model
 with metrics.json inside and a run record beside it, and registering that folder. Either way the
 new version becomes the registry's active NER model, which the NER agent then serves.
 
-Defaults the manual does not state: `--training-data` is the project's sample catalogue (with
+Defaults the manual does not state: `--training-data` is training_dataset.txt in the current
+folder (as `product-infer export-sample` writes it), else the project's sample catalogue (with
 its aliases.json); `--model-type` is transformer when --base-model, --tokenizer or --from-config
 is given, else crf; the base model is xlm-roberta-base; `--model-name` is xlm-roberta-ner for a
 transformer (the name the manual switches to) and crf-ner for a CRF; `--learning-rate` is 2e-5
@@ -32,7 +33,8 @@ from typing import Any, Callable, Optional
 import typer
 
 from inference.agents.ner_transformer import LABELS
-from training.pipelines.ner_training import SAMPLE_CATALOG, NERTrainingConfig, aliases_for, train_ner
+from training.pipelines.ner_training import NERTrainingConfig, aliases_for, train_ner
+from training.preprocessing.ner_data_preparation import default_training_data
 
 ENTRY_POINT = "sagemaker_jobs/train_ner.py"  # the path inside the source archive the launcher packs
 
@@ -152,8 +154,10 @@ def main(
     from_config: Optional[str] = typer.Option(None, "--from-config",
                                               help="build the encoder from a config instead of pretrained weights: "
                                                    "tiny, small or a config.json path"),
-    training_data: Path = typer.Option(SAMPLE_CATALOG, "--training-data",
-                                       help="records (TSV name/brand/category or JSONL); default: the sample catalogue"),
+    training_data: Optional[Path] = typer.Option(None, "--training-data",
+                                                 help="records (TSV name/brand/category or JSONL); default: "
+                                                      "training_dataset.txt in the current folder, else the sample "
+                                                      "catalogue"),
     aliases: Optional[Path] = typer.Option(None, "--aliases",
                                            help="aliases.json (default: the one beside the training data, if any)"),
     validation_split: float = typer.Option(0.2, "--validation-split", help="held-out share for validation (seeded)"),
@@ -202,6 +206,7 @@ def main(
             batch_size=batch_size, epochs=epochs, early_stopping=early_stopping, patience=patience, dropout=dropout,
             weight_decay=weight_decay, multilingual=multilingual, thai_english_mixed=thai_english_mixed,
             character_level_features=character_level_features, seed=seed)
+        training_data = training_data or default_training_data()
         if not training_data.is_file():
             raise FileNotFoundError(f"{training_data}: no such training data file")
         if tokenizer and not Path(tokenizer).is_dir():

@@ -14,9 +14,10 @@ and only then register the model as the active `embedding`. With `--no-reindex` 
 registered inactive and the command says how to switch. `--populate-milvus` refuses vectors made
 by another model than the active one, unless `--register-embedder` makes theirs active too.
 
-Training is local (CPU or GPU) by default; `--sagemaker` runs the same training function as a
-SageMaker script-mode job (`sagemaker_jobs/train_embeddings.py`); `--aws-profile` and `--region`
-select the account and region for that job.
+Where fine-tuning runs, as for NER training (train_ner_pipeline.py): with `--aws-profile` (and no
+`--local`), or with `--sagemaker`, as a SageMaker script-mode job in that account and region
+(`sagemaker_jobs/train_embeddings.py`; the model lands in the job's model.tar.gz, registered with
+`--register-model` once unpacked); otherwise here, on the CPU or GPU, registering the model at once.
 """
 
 from __future__ import annotations
@@ -352,7 +353,8 @@ def main() -> None:
         embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings file (cleaned_embeddings.json)."),
         collection_name: Optional[str] = typer.Option(None, "--collection-name"),
         register_embedder: bool = typer.Option(False, "--register-embedder", help="Activate the embeddings file's model too."),
-        sagemaker: bool = typer.Option(False, "--sagemaker", help="Train in a SageMaker job instead of here."),
+        sagemaker: bool = typer.Option(False, "--sagemaker", help="Train in a SageMaker job instead of here (the default with --aws-profile)."),
+        local: bool = typer.Option(False, "--local", help="Train here even when --aws-profile is given."),
         instance_type: str = typer.Option("ml.g5.xlarge", "--instance-type"),
         bucket: Optional[str] = typer.Option(None, "--bucket", help="Artifact bucket (default: MPI_ARTIFACT_BUCKET or SSM)."),
         role_arn: Optional[str] = typer.Option(None, "--role-arn", help="SageMaker role (default: MPI_SAGEMAKER_ROLE_ARN or SSM)."),
@@ -384,8 +386,9 @@ def main() -> None:
                 pairs = load_pairs(training_pairs)
                 params = {"base_model": base_model, "training_pairs": str(training_pairs), "epochs": epochs,
                           "batch_size": batch_size, "learning_rate": learning_rate, "output": str(output),
-                          "reindex": reindex, "sagemaker": sagemaker, "aws_profile": aws_profile, "region": region}
-                if sagemaker:
+                          "reindex": reindex, "sagemaker": sagemaker or bool(aws_profile and not local),
+                          "aws_profile": aws_profile, "region": region}
+                if sagemaker or (aws_profile and not local):
                     result = launch_on_sagemaker(training_pairs, base_model, epochs, batch_size, learning_rate,
                                                  instance_type, bucket, role_arn, aws_profile, region, wait, log)
                     run = write_run_record(output.resolve().parent, "fine-tune-embeddings-sagemaker", params, [training_pairs], result)

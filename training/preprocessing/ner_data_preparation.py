@@ -7,7 +7,7 @@ and the multilingual subword tokenizer.
     # realistic variants of each row
     python training/preprocessing/ner_data_preparation.py --generate-variations \\
         --input cleaned_training_data.txt --output augmented_training_data.txt --variation-count 3
-    # subword tokenizer for the transformer NER (default input: the sample catalogue)
+    # subword tokenizer for the transformer NER (default input: training_dataset.txt here, else the sample catalogue)
     python training/preprocessing/ner_data_preparation.py --create-multilingual-tokenizer \\
         --languages en,th --output models/multilingual_tokenizer
 
@@ -60,6 +60,7 @@ from training.preprocessing.ner_data_validator import (CONFIDENCE, SCRIPTS, Load
 from training.preprocessing.ner_spans import Aliases
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "data" / "sample" / "catalog.jsonl"
+DEFAULT_TRAINING_DATA = Path("training_dataset.txt")  # what `product-infer export-sample` writes
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Every Thai character, printable ASCII and Latin letters with accents: always in the tokenizer's
 # vocabulary, so an unseen character never turns a whole word into [UNK].
@@ -71,22 +72,33 @@ console = Console(stderr=True, soft_wrap=True)
 
 # ---------------------------------------------------------------- records in and out
 
+def default_training_data() -> Path:
+    """Training records when none are named: `training_dataset.txt` in the current folder (the
+    manual's file, as export-sample writes it), else the project's sample catalogue."""
+    return DEFAULT_TRAINING_DATA if DEFAULT_TRAINING_DATA.is_file() else SAMPLE_CATALOG
+
+
 def write_records(records: Iterable[Record], path: str | Path) -> int:
-    """Write records as JSONL (.jsonl/.json) or as TSV with the header name<TAB>brand<TAB>category."""
+    """Write records as JSONL (.jsonl/.json) or as TSV with the header name<TAB>brand<TAB>category;
+    records with ids keep them (an `id` field, or a first `id` column)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    records = list(records)
+    with_ids = any(record.id is not None for record in records)
     jsonl = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
     cell = lambda value: re.sub(r"[\t\r\n]+", " ", value or "").strip()  # noqa: E731
     with path.open("w", encoding="utf-8") as handle:
         if not jsonl:
-            handle.write("name\tbrand\tcategory\n")
+            handle.write(("id\t" if with_ids else "") + "name\tbrand\tcategory\n")
         count = 0
         for count, record in enumerate(records, start=1):
             if jsonl:
-                handle.write(json.dumps({"name": record.name, "brand": record.brand, "category": record.category},
-                                        ensure_ascii=False) + "\n")
+                row = {"id": record.id} if with_ids else {}
+                row.update(name=record.name, brand=record.brand, category=record.category)
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             else:
-                handle.write(f"{cell(record.name)}\t{cell(record.brand)}\t{cell(record.category)}\n")
+                handle.write((f"{cell(record.id)}\t" if with_ids else "")
+                             + f"{cell(record.name)}\t{cell(record.brand)}\t{cell(record.category)}\n")
     return count
 
 
@@ -462,7 +474,7 @@ def _fail(message: str) -> None:
 @app.command()
 def main(
     input: Optional[Path] = typer.Option(None, "--input", help="Records file (TSV name<TAB>brand<TAB>category, or JSONL). "
-                                         "With --create-multilingual-tokenizer, default: the sample catalogue."),
+                                         "With --create-multilingual-tokenizer, default: training_dataset.txt in the current folder, else the sample catalogue."),
     output: Path = typer.Option(..., "--output", help="Records file to write, or the tokenizer folder."),
     augment_multilingual: bool = typer.Option(False, "--augment-multilingual",
                                               help="Add copies with the brand/category in its other script (aliases.json)."),
@@ -485,7 +497,7 @@ def main(
         _fail("--augment-multilingual applies to cleaning (without --generate-variations or --create-multilingual-tokenizer)")
     if input is None and not create_tokenizer:
         _fail("--input is required")
-    source = input or SAMPLE_CATALOG
+    source = input or default_training_data()
     try:
         loaded = load_rows(source, aliases, progress=True)
     except (FileNotFoundError, ValueError) as exc:
