@@ -167,9 +167,15 @@ def main(catalog: Path = typer.Option(ROOT / "data" / "sample" / "catalog.jsonl"
          output: Optional[Path] = typer.Option(None, help="Write the JSON result here.")):
     result = run_benchmark(catalog, test_fraction, seed, latency_samples, embedder)
     print_report(result)
+    write_result(result, output)
+
+
+def write_result(result: dict, output: Path | None) -> None:
+    """The JSON result to `output`, or to standard output without one."""
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if output:
         output.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {output}")
     else:
         print(text)
 

@@ -14,7 +14,6 @@ machine's: the report names it. The data stays where it is; nothing is copied in
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.performance.benchmark_local_pipeline import run_benchmark  # noqa: E402
+from tests.performance.benchmark_local_pipeline import run_benchmark, write_result  # noqa: E402
 
 # (measure, where it is in the result, target, higher is better); the issue's table.
 TARGETS = [
@@ -120,12 +119,7 @@ def main(data: Path = typer.Option(..., exists=True, dir_okay=False, help="Label
          output: Optional[Path] = typer.Option(None, help="Write the JSON result here.")):
     result = run(data, test_fraction, seed, folds, latency_samples)
     print_targets(result)
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    if output:
-        output.write_text(text, encoding="utf-8")
-        Console(stderr=True).print(f"Wrote {output}")
-    else:
-        print(text)
+    write_result(result, output)
 
 
 if __name__ == "__main__":
