@@ -30,7 +30,9 @@ RETRYABLE_CODES = frozenset({
 RETRYABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)
 
 # botocore must not retry as well: the agent's own loop owns the backoff and the attempt count.
-CLIENT_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=30, connect_timeout=5)
+# (One attempt in all; botocore rewrites a Config's `max_attempts` in place when it builds a
+# client, so the setting is given in the form it keeps.)
+CLIENT_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30, connect_timeout=5)
 
 SYSTEM_PROMPT = (
     "You identify the brand and the category of retail products from their names. Names may be "

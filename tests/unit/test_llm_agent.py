@@ -206,7 +206,7 @@ def test_lazy_client_uses_session_factory_without_botocore_retries(monkeypatch):
     assert len(calls) == 1
     (service, profile, region), kwargs = calls[0]
     assert (service, profile, region) == ("bedrock-runtime", "dev", "ap-southeast-1")
-    assert kwargs["config"].retries == {"max_attempts": 1, "mode": "standard"}
+    assert kwargs["config"].retries == {"total_max_attempts": 1, "mode": "standard"}  # no botocore retry
 
 
 # -- prompt ----------------------------------------------------------------------------------------
